@@ -1,0 +1,26 @@
+// Every block size and threshold of the kernels, in one table.
+#pragma once
+
+#include <cstdint>
+
+namespace fastnn {
+
+// GEMM register tile: MR rows of C by NR columns (6x16 = 12 ymm accumulators on AVX2, as BLIS
+// configures Haswell/Zen). The portable micro-kernel uses the same tile, so packing is shared.
+constexpr int64_t GEMM_MR = 6;
+constexpr int64_t GEMM_NR = 16;
+// Cache blocks (BLIS zen3 float32): a KC x NR panel of B is 16 KiB (half of L1), an MC x KC block
+// of A 144 KiB (L2), a KC x NC block of B lives in L3.
+constexpr int64_t GEMM_MC = 144;
+constexpr int64_t GEMM_KC = 256;
+constexpr int64_t GEMM_NC = 4080;
+// Below this many flops (2*M*N*K) a GEMM runs on one thread: a fork/join costs a few microseconds.
+constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
+
+// Element-wise and reduction kernels split work into chunks of this many elements; the chunking
+// is fixed (it does not depend on the thread count) so results are identical for any thread count.
+constexpr int64_t ELEMENTWISE_CHUNK = 1 << 15;
+// Below this many elements an element-wise kernel stays on the calling thread.
+constexpr int64_t ELEMENTWISE_PARALLEL_MIN = 1 << 17;
+
+}  // namespace fastnn

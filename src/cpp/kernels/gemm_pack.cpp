@@ -1,0 +1,52 @@
+// Packing of A and B panels for the GEMM micro-kernels; transposes are absorbed by the strides.
+#include <cstring>
+
+#include "config.h"
+#include "gemm_kernels.h"
+
+namespace fastnn {
+
+void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, float* dst) {
+    constexpr int64_t NR = GEMM_NR;
+    for (int64_t j0 = 0; j0 < n; j0 += NR) {
+        const int64_t nr = n - j0 < NR ? n - j0 : NR;
+        const float* src = B + j0 * csb;
+        if (csb == 1 && nr == NR) {
+            for (int64_t p = 0; p < k; ++p) std::memcpy(dst + p * NR, src + p * rsb, NR * sizeof(float));
+        } else {
+            for (int64_t p = 0; p < k; ++p) {
+                float* d = dst + p * NR;
+                const float* s = src + p * rsb;
+                int64_t j = 0;
+                for (; j < nr; ++j) d[j] = s[j * csb];
+                for (; j < NR; ++j) d[j] = 0.0f;
+            }
+        }
+        dst += k * NR;
+    }
+}
+
+void sgemm_pack_a(int64_t m, int64_t k, const float* A, int64_t rsa, int64_t csa, float* dst) {
+    constexpr int64_t MR = GEMM_MR;
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+        const int64_t mr = m - i0 < MR ? m - i0 : MR;
+        const float* src = A + i0 * rsa;
+        if (rsa == 1 && mr == MR) {
+            for (int64_t p = 0; p < k; ++p) std::memcpy(dst + p * MR, src + p * csa, MR * sizeof(float));
+        } else {
+            // Row by row: each row of op(A) is read with unit stride when A is row-major.
+            for (int64_t i = 0; i < MR; ++i) {
+                float* d = dst + i;
+                if (i < mr) {
+                    const float* s = src + i * rsa;
+                    for (int64_t p = 0; p < k; ++p) d[p * MR] = s[p * csa];
+                } else {
+                    for (int64_t p = 0; p < k; ++p) d[p * MR] = 0.0f;
+                }
+            }
+        }
+        dst += k * MR;
+    }
+}
+
+}  // namespace fastnn

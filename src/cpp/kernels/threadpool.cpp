@@ -1,0 +1,197 @@
+// The persistent thread pool behind parallel_for: workers spin briefly, then sleep on a condvar.
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fastnn {
+
+namespace {
+
+// Spinning this long before sleeping keeps back-to-back small kernels (a training step issues
+// several per batch) from paying a futex wake-up each, without burning a core between steps.
+constexpr int SPIN_ITERATIONS = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+thread_local bool in_pool_task = false;
+
+class Pool {
+public:
+    explicit Pool(int n_threads) : n_threads_(n_threads) {
+        for (int i = 1; i < n_threads_; ++i) {
+            // Detached: after fork() or at interpreter exit the pool is abandoned, never joined.
+            std::thread(&Pool::worker_loop, this).detach();
+        }
+    }
+
+    int size() const { return n_threads_; }
+    std::mutex& job_mutex() { return job_mutex_; }
+    // Read and written only under job_mutex().
+    bool stopped() const { return stopping_; }
+
+    // Caller holds job_mutex().
+    void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+        fn_ = &fn;
+        n_tasks_ = n_tasks;
+        next_task_.store(0, std::memory_order_relaxed);
+        busy_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex_);
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_cv_.notify_all();
+        work();
+        for (int spins = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+            if (spins < SPIN_ITERATIONS) cpu_relax();
+            else std::this_thread::yield();
+        }
+        fn_ = nullptr;
+    }
+
+    // Only called while no job runs; workers exit at their next wake-up.
+    void shutdown() {
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex_);
+            stopping_ = true;
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_cv_.notify_all();
+    }
+
+private:
+    void work() {
+        in_pool_task = true;
+        for (;;) {
+            int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
+            if (t >= n_tasks_) break;
+            (*fn_)(t);
+        }
+        in_pool_task = false;
+    }
+
+    void worker_loop() {
+        // Generation 0 is "no job yet": a job posted before this thread got here is still seen.
+        uint64_t seen = 0;
+        for (;;) {
+            int spins = 0;
+            while (generation_.load(std::memory_order_acquire) == seen && spins < SPIN_ITERATIONS) {
+                cpu_relax();
+                ++spins;
+            }
+            if (generation_.load(std::memory_order_acquire) == seen) {
+                std::unique_lock<std::mutex> lock(wake_mutex_);
+                wake_cv_.wait(lock, [&] { return generation_.load() != seen; });
+            }
+            seen = generation_.load(std::memory_order_acquire);
+            if (stopping_) return;
+            work();
+            busy_workers_.fetch_sub(1, std::memory_order_release);
+        }
+    }
+
+    const int n_threads_;
+    std::mutex job_mutex_;
+    std::mutex wake_mutex_;
+    std::condition_variable wake_cv_;
+    std::atomic<uint64_t> generation_{0};
+    bool stopping_ = false;
+    const std::function<void(int64_t)>* fn_ = nullptr;
+    int64_t n_tasks_ = 0;
+    std::atomic<int64_t> next_task_{0};
+    std::atomic<int> busy_workers_{0};
+};
+
+std::mutex config_mutex;   // guards pool and requested_threads
+Pool* pool = nullptr;      // created lazily; abandoned (not freed) on resize in a child after fork
+int requested_threads = 0; // 0: not decided yet
+
+int default_threads() {
+    if (const char* env = std::getenv("FASTNN_NUM_THREADS")) {
+        int n = std::atoi(env);
+        if (n >= 1) return n;
+    }
+    return available_cpus();
+}
+
+void after_fork_in_child() {
+    // The workers do not exist in the child and the mutexes may be held by threads that are gone:
+    // start over with fresh state, created again at the next parallel job.
+    new (&config_mutex) std::mutex();
+    pool = nullptr;
+}
+
+Pool* get_pool() {
+    std::lock_guard<std::mutex> lock(config_mutex);
+    static bool atfork_registered = [] {
+        pthread_atfork(nullptr, nullptr, after_fork_in_child);
+        return true;
+    }();
+    (void)atfork_registered;
+    if (requested_threads == 0) requested_threads = default_threads();
+    if (!pool) pool = new Pool(requested_threads);
+    return pool;
+}
+
+}  // namespace
+
+int available_cpus() {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n >= 1) return n;
+    }
+#endif
+    unsigned n = std::thread::hardware_concurrency();
+    return n ? static_cast<int>(n) : 1;
+}
+
+int get_num_threads() {
+    std::lock_guard<std::mutex> lock(config_mutex);
+    if (requested_threads == 0) requested_threads = default_threads();
+    return requested_threads;
+}
+
+void set_num_threads(int n) {
+    if (n < 1) n = 1;
+    std::lock_guard<std::mutex> lock(config_mutex);
+    if (n == requested_threads) return;
+    requested_threads = n;
+    if (pool) {
+        Pool* old = pool;
+        pool = nullptr;
+        std::lock_guard<std::mutex> job(old->job_mutex());  // let a running job finish
+        old->shutdown();
+        // The old pool is not deleted: its detached workers may still be waking up to exit.
+    }
+}
+
+void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+    if (n_tasks <= 0) return;
+    Pool* p = (n_tasks == 1 || in_pool_task) ? nullptr : get_pool();
+    if (p && p->size() > 1) {
+        std::unique_lock<std::mutex> job(p->job_mutex(), std::try_to_lock);
+        // A pool shut down by set_num_threads between get_pool() and here has no workers left.
+        if (job.owns_lock() && !p->stopped()) {
+            p->run(n_tasks, fn);
+            return;
+        }
+    }
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+}
+
+}  // namespace fastnn
