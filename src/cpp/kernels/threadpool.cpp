@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -16,8 +17,9 @@ namespace fastnn {
 namespace {
 
 // Spinning this long before sleeping keeps back-to-back small kernels (a training step issues
-// several per batch) from paying a futex wake-up each, without burning a core between steps.
-constexpr int SPIN_ITERATIONS = 20000;
+// several per batch) from paying a futex wake-up each, without holding a core that numpy or the
+// next process could use for long (OpenBLAS's workers, by default, spin for ~0.1 s).
+constexpr auto SPIN_TIME = std::chrono::microseconds(300);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,6 +27,17 @@ inline void cpu_relax() {
 #elif defined(__aarch64__)
     asm volatile("yield");
 #endif
+}
+
+// Spins until done() holds or SPIN_TIME has passed; returns done().
+template <class Done>
+bool spin_wait(Done done) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 1;; ++i) {
+        if (done()) return true;
+        cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() - start > SPIN_TIME) return done();
+    }
 }
 
 thread_local bool in_pool_task = false;
@@ -43,23 +56,25 @@ public:
     // Read and written only under job_mutex().
     bool stopped() const { return stopping_; }
 
-    // Caller holds job_mutex().
+    // Caller holds job_mutex(). Workers join the job when they wake; once the caller has run out
+    // of tasks it closes the job and waits only for workers that joined. A worker that is not
+    // scheduled in time (another process, or numpy's BLAS threads spinning on the same core) is
+    // simply not waited for: the caller runs its share instead of stalling for a time slice.
     void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
         fn_ = &fn;
         n_tasks_ = n_tasks;
         next_task_.store(0, std::memory_order_relaxed);
-        busy_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
+        const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+        job_.store(gen << GEN_SHIFT, std::memory_order_release);
         {
             std::lock_guard<std::mutex> lock(wake_mutex_);
-            generation_.fetch_add(1, std::memory_order_release);
+            generation_.store(gen, std::memory_order_release);
         }
         wake_cv_.notify_all();
         work();
-        for (int spins = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
-            if (spins < SPIN_ITERATIONS) cpu_relax();
-            else std::this_thread::yield();
-        }
-        fn_ = nullptr;
+        job_.fetch_or(CLOSED, std::memory_order_acq_rel);
+        auto workers_done = [&] { return (job_.load(std::memory_order_acquire) & JOINED) == 0; };
+        while (!spin_wait(workers_done)) std::this_thread::yield();
     }
 
     // Only called while no job runs; workers exit at their next wake-up.
@@ -67,7 +82,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(wake_mutex_);
             stopping_ = true;
-            generation_.fetch_add(1, std::memory_order_release);
+            generation_.fetch_add(1, std::memory_order_release);  // wakes the workers to exit
         }
         wake_cv_.notify_all();
     }
@@ -83,23 +98,31 @@ private:
         in_pool_task = false;
     }
 
+    // Joins job `gen` unless the caller has closed it (it then ran every task itself) or moved on
+    // to a later job while this worker was not scheduled.
+    bool try_join(uint64_t gen) {
+        uint64_t s = job_.load(std::memory_order_acquire);
+        while ((s >> GEN_SHIFT) == (gen & (~uint64_t{0} >> GEN_SHIFT)) && !(s & CLOSED)) {
+            if (job_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
+        }
+        return false;
+    }
+
     void worker_loop() {
         // Generation 0 is "no job yet": a job posted before this thread got here is still seen.
         uint64_t seen = 0;
         for (;;) {
-            int spins = 0;
-            while (generation_.load(std::memory_order_acquire) == seen && spins < SPIN_ITERATIONS) {
-                cpu_relax();
-                ++spins;
-            }
-            if (generation_.load(std::memory_order_acquire) == seen) {
+            auto posted = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+            if (!spin_wait(posted)) {
                 std::unique_lock<std::mutex> lock(wake_mutex_);
                 wake_cv_.wait(lock, [&] { return generation_.load() != seen; });
             }
             seen = generation_.load(std::memory_order_acquire);
             if (stopping_) return;
-            work();
-            busy_workers_.fetch_sub(1, std::memory_order_release);
+            if (try_join(seen)) {
+                work();
+                job_.fetch_sub(1, std::memory_order_release);
+            }
         }
     }
 
@@ -112,7 +135,12 @@ private:
     const std::function<void(int64_t)>* fn_ = nullptr;
     int64_t n_tasks_ = 0;
     std::atomic<int64_t> next_task_{0};
-    std::atomic<int> busy_workers_{0};
+    // The current job: its generation (high bits), CLOSED once the caller has finished its
+    // tasks, and how many workers joined it (low bits).
+    static constexpr int GEN_SHIFT = 33;
+    static constexpr uint64_t CLOSED = uint64_t{1} << 32;
+    static constexpr uint64_t JOINED = CLOSED - 1;
+    std::atomic<uint64_t> job_{CLOSED};
 };
 
 std::mutex config_mutex;   // guards pool and requested_threads

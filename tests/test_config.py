@@ -1,0 +1,106 @@
+"""Kernel-path dispatch, thread-count control and show_config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _C
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FASTNN_")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_show_config_reports_path_threads_and_compiler(capsys):
+    fastnn.show_config()
+    text = capsys.readouterr().out
+    assert f"kernel path      : {_C.arch()}" in text
+    assert f"threads          : {fastnn.get_num_threads()}" in text
+    assert _C.compiler in text
+    assert "-O3" in text
+    assert "-march=native" not in text
+
+
+def test_arch_generic_is_forced_by_environment():
+    code = """
+        import numpy as np, fastnn
+        from fastnn import _C
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((37, 300)).astype(np.float32)
+        b = rng.standard_normal((300, 45)).astype(np.float32)
+        print(_C.arch(), _C.gemm_kernel())
+        err = np.abs(fastnn.ops.matmul(a, b) - a.astype(np.float64) @ b).max()
+        print(err < 1e-3)
+    """
+    generic = run_python(code, FASTNN_ARCH="generic")
+    assert generic.returncode == 0, generic.stderr
+    assert generic.stdout.split() == ["generic", "sgemm_ref_6x16", "True"]
+    auto = run_python(code)
+    assert auto.returncode == 0, auto.stderr
+    expected = "avx2" if _C.cpu_supports_avx2_fma() else "generic"
+    assert auto.stdout.split()[0] == expected
+
+
+def test_unknown_arch_is_a_clear_error():
+    r = run_python("import fastnn", FASTNN_ARCH="sse9")
+    assert r.returncode != 0
+    assert "FASTNN_ARCH must be one of auto, avx2, generic" in r.stderr
+
+
+def test_thread_count_from_environment():
+    r = run_python("import fastnn; print(fastnn.get_num_threads())", FASTNN_NUM_THREADS="3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "3"
+    bad = run_python("import fastnn", FASTNN_NUM_THREADS="zero")
+    assert bad.returncode != 0 and "FASTNN_NUM_THREADS must be a positive integer" in bad.stderr
+
+
+def test_default_thread_count_is_the_available_cpus():
+    r = run_python("import os, fastnn; print(fastnn.get_num_threads(), len(os.sched_getaffinity(0)))")
+    assert r.returncode == 0, r.stderr
+    threads, cpus = r.stdout.split()
+    assert threads == cpus
+
+
+def test_set_num_threads(restore_threads):
+    fastnn.set_num_threads(1)
+    assert fastnn.get_num_threads() == 1
+    fastnn.set_num_threads(4)
+    assert fastnn.get_num_threads() == 4
+    a = np.ones((200, 300), np.float32)
+    np.testing.assert_array_equal(fastnn.ops.matmul(a, a.T), np.full((200, 200), 300, np.float32))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        fastnn.set_num_threads(bad)
+
+
+def test_pool_works_after_fork():
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    code = """
+        import os, numpy as np, fastnn
+        a = np.ones((300, 300), np.float32)
+        fastnn.ops.matmul(a, a)          # the pool is running before the fork
+        pid = os.fork()
+        if pid == 0:
+            ok = fastnn.ops.matmul(a, a)[0, 0] == 300
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """
+    r = run_python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "0"
