@@ -7,6 +7,10 @@
 fastnn and numpy (its BLAS) get the same number of threads. Each figure is the median over
 repeated samples; the two libraries are timed in turn, so machine noise hits both alike. Every
 result is checked against numpy before it is timed.
+
+OpenBLAS's idle workers spin for ~0.1 s after each call, which would take a core from whichever
+library runs next; OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.3 ms, about as long as fastnn's
+own workers spin) keeps the alternation fair. Set it yourself to override.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if ARGS is not None:
     # numpy's BLAS reads these at import: set them first so both libraries use the same threads.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 import numpy as np  # noqa: E402
 
@@ -168,8 +173,9 @@ def print_table(title: str, rows: list[tuple]) -> None:
 def main(args) -> None:
     fastnn.set_num_threads(args.threads)
     samples = args.samples or (5 if args.quick else 15)
-    print(f"fastnn {fastnn.__version__} ({fastnn.ops.__name__}) vs numpy {np.__version__}; "
-          f"{args.threads} thread(s) each; medians of {samples} alternating samples")
+    print(f"fastnn {fastnn.__version__} vs numpy {np.__version__}; {args.threads} thread(s) each; "
+          f"medians of {samples} alternating samples; "
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
     fastnn.show_config()
     if args.only in (None, "matmul"):
         print_table("matmul (speed-up = numpy time / fastnn time)", bench_matmul(samples, args.quick))

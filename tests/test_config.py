@@ -31,7 +31,7 @@ def test_show_config_reports_path_threads_and_compiler(capsys):
     assert "-march=native" not in text
 
 
-def test_arch_generic_is_forced_by_environment():
+def test_fastnn_arch_caps_the_kernel_path():
     code = """
         import numpy as np, fastnn
         from fastnn import _C
@@ -42,19 +42,22 @@ def test_arch_generic_is_forced_by_environment():
         err = np.abs(fastnn.ops.matmul(a, b) - a.astype(np.float64) @ b).max()
         print(err < 1e-3)
     """
-    generic = run_python(code, FASTNN_ARCH="generic")
-    assert generic.returncode == 0, generic.stderr
-    assert generic.stdout.split() == ["generic", "sgemm_ref_6x16", "True"]
-    auto = run_python(code)
-    assert auto.returncode == 0, auto.stderr
-    expected = "avx2" if _C.cpu_supports_avx2_fma() else "generic"
-    assert auto.stdout.split()[0] == expected
+    best = ("avx512" if _C.cpu_supports_avx512()
+            else "avx2" if _C.cpu_supports_avx2_fma() else "generic")
+    kernel = {"avx512": "sgemm_avx512_6x32", "avx2": "sgemm_avx2_6x16", "generic": "sgemm_ref_6x16"}
+    levels = ["generic", "avx2", "avx512"]
+    for requested in ["generic", "avx2", "avx512", "auto"]:
+        r = run_python(code, FASTNN_ARCH=requested)
+        assert r.returncode == 0, r.stderr
+        cap = len(levels) if requested == "auto" else levels.index(requested) + 1
+        expected = levels[min(levels.index(best), cap - 1)]
+        assert r.stdout.split() == [expected, kernel[expected], "True"], requested
 
 
 def test_unknown_arch_is_a_clear_error():
     r = run_python("import fastnn", FASTNN_ARCH="sse9")
     assert r.returncode != 0
-    assert "FASTNN_ARCH must be one of auto, avx2, generic" in r.stderr
+    assert "FASTNN_ARCH must be one of auto, avx512, avx2, generic" in r.stderr
 
 
 def test_thread_count_from_environment():

@@ -89,8 +89,9 @@ PYBIND11_MODULE(_C, m) {
 
     // ---- configuration ----
     m.def("arch", [] { return std::string(arch_name(active_arch())); },
-          "Kernel path in use: 'avx2' or 'generic'.");
+          "Kernel path in use: 'avx512', 'avx2' or 'generic'.");
     m.def("cpu_supports_avx2_fma", &cpu_supports_avx2_fma);
+    m.def("cpu_supports_avx512", &cpu_supports_avx512);
     m.def("gemm_kernel", [] { return std::string(sgemm_kernel_name()); });
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<py::gil_scoped_release>());

@@ -8,7 +8,7 @@ import sys
 
 from . import _C
 
-_VALID_ARCH = ("auto", "avx2", "generic")
+_VALID_ARCH = ("auto", "avx512", "avx2", "generic")
 
 _arch_env = os.environ.get("FASTNN_ARCH", "auto") or "auto"
 if _arch_env not in _VALID_ARCH:
@@ -52,8 +52,8 @@ def show_config() -> None:
     simd = _C.simd_flags or "(none: no SIMD path on this architecture)"
     lines = [
         f"fastnn {sys.modules['fastnn'].__version__}",
-        f"  kernel path      : {_C.arch()} (FASTNN_ARCH={_arch_env}; "
-        f"CPU has AVX2+FMA: {_C.cpu_supports_avx2_fma()})",
+        f"  kernel path      : {_C.arch()} (FASTNN_ARCH={_arch_env}; CPU has "
+        f"AVX2+FMA: {_C.cpu_supports_avx2_fma()}, AVX-512: {_C.cpu_supports_avx512()})",
         f"  gemm micro-kernel: {_C.gemm_kernel()}",
         f"  threads          : {_C.get_num_threads()} (CPUs available: {_C.available_cpus()})",
         f"  compiler         : {_C.compiler}",

@@ -18,10 +18,14 @@ from . import _C
 __all__: list[str] = []
 
 _REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+_F32 = np.dtype(np.float32)  # native float32; numpy reuses this instance for every such array
 
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
     """``x`` as a float32 ndarray, copying only when the dtype (or a byte-odd stride) needs it."""
+    # Fast path first: ops are called per batch, so a few hundred nanoseconds count.
+    if type(x) is np.ndarray and x.dtype is _F32 and x.flags.aligned:
+        return x
     arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     if arr.dtype.kind not in _REAL_KINDS:
         raise TypeError(
@@ -37,6 +41,10 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
 
 def _check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
     """Validate a caller's ``out`` array: float32, C-contiguous, writeable, exactly ``shape``."""
+    if type(out) is np.ndarray and out.dtype is _F32 and out.shape == shape:
+        flags = out.flags
+        if flags.c_contiguous and flags.writeable:
+            return out
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array; received {type(out).__name__}")
     if out.dtype != np.float32:
@@ -92,42 +100,42 @@ def matmul(
     """
     a = _as_float32(a, "a")
     b = _as_float32(b, "b")
-    alpha, beta = float(alpha), float(beta)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul needs arrays of at least 1 dimension; received shapes "
-                         f"{a.shape} and {b.shape}")
-    if b.ndim > 2:
-        raise ValueError(f"matmul: b must be 1-d or 2-d; received shape {b.shape}")
-    if (trans_a and a.ndim != 2) or (trans_b and b.ndim != 2):
-        raise ValueError(f"matmul: trans_a/trans_b need 2-d operands; received shapes "
-                         f"{a.shape} and {b.shape}")
     if beta != 0.0 and out is None:
         raise ValueError("matmul: beta != 0 needs out= (the C that beta scales)")
-
-    lead = a.shape[:-1] if not trans_a else ()
-    d = a.shape[-1] if not trans_a else a.shape[0]
-    a2 = a.reshape(-1, d) if a.ndim != 2 else a
-    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-    k_b = b2.shape[1] if trans_b else b2.shape[0]
+    if a.ndim == 2 and b.ndim == 2:  # the common case, kept short: it runs once per layer call
+        m, d = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        k_b, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        a2, b2, result_shape = a, b, (m, n)
+    else:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs arrays of at least 1 dimension; received shapes "
+                             f"{a.shape} and {b.shape}")
+        if b.ndim > 2:
+            raise ValueError(f"matmul: b must be 1-d or 2-d; received shape {b.shape}")
+        if trans_a or trans_b:
+            raise ValueError(f"matmul: trans_a/trans_b need 2-d operands; received shapes "
+                             f"{a.shape} and {b.shape}")
+        d = a.shape[-1]
+        a2 = a.reshape(-1, d)
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        k_b, n = b2.shape
+        m = a2.shape[0]
+        result_shape = a.shape[:-1] + b.shape[1:]
     if d != k_b:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
             f"op(a) has {d} columns but op(b) has {k_b} rows"
             + (" (trans_a=True)" if trans_a else "") + (" (trans_b=True)" if trans_b else "")
         )
-    m = a2.shape[1] if trans_a else a2.shape[0]
-    n = b2.shape[0] if trans_b else b2.shape[1]
-    result_shape = (m,) if trans_a else lead
-    result_shape = tuple(result_shape) + ((n,) if b.ndim == 2 else ())
 
     if out is None:
         c = np.empty((m, n), dtype=np.float32)
         _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, 0.0)
-        return c.reshape(result_shape)
+        return c if c.shape == result_shape else c.reshape(result_shape)
 
     _check_out(out, result_shape)
-    c = out.reshape(m, n)
-    if _overlaps(out, a, b):
+    c = out if out.shape == (m, n) else out.reshape(m, n)
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
         # The kernel reads a and b while writing out: compute into a copy first.
         tmp = c.copy() if beta != 0.0 else np.empty_like(c)
         _C.sgemm(a2, b2, tmp, trans_a, trans_b, alpha, beta)

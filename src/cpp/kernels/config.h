@@ -6,14 +6,20 @@
 namespace fastnn {
 
 // GEMM register tile: MR rows of C by NR columns (6x16 = 12 ymm accumulators on AVX2, as BLIS
-// configures Haswell/Zen). The portable micro-kernel uses the same tile, so packing is shared.
+// configures Haswell/Zen; 6x32 = 12 zmm on AVX-512). The portable micro-kernel uses 6x16 too.
 constexpr int64_t GEMM_MR = 6;
 constexpr int64_t GEMM_NR = 16;
+constexpr int64_t GEMM_NR_AVX512 = 32;
+constexpr int64_t GEMM_NR_MAX = 32;
 // Cache blocks (BLIS zen3 float32): a KC x NR panel of B is 16 KiB (half of L1), an MC x KC block
-// of A 144 KiB (L2), a KC x NC block of B lives in L3.
+// of A 144 KiB (L2), a KC x NC block of B lives in L3. KC halves for the 32-wide tile.
 constexpr int64_t GEMM_MC = 144;
 constexpr int64_t GEMM_KC = 256;
-constexpr int64_t GEMM_NC = 4080;
+constexpr int64_t GEMM_KC_AVX512 = 128;
+constexpr int64_t GEMM_NC = 4064;  // a multiple of both tile widths
+// With AVX2, GEMMs this narrow (and with K at least GEMM_SMALL_N_MIN_K) use the small-N kernel.
+constexpr int64_t GEMM_SMALL_N_MAX = 12;
+constexpr int64_t GEMM_SMALL_N_MIN_K = 32;
 // Below this many flops (2*M*N*K) a GEMM runs on one thread: a fork/join costs a few microseconds.
 constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
 

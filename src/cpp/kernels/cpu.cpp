@@ -15,10 +15,23 @@ bool cpu_supports_avx2_fma() {
 #endif
 }
 
+bool cpu_supports_avx512() {
+#if defined(FASTNN_HAVE_AVX512) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return cpu_supports_avx2_fma() && __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
 static Arch choose_arch() {
+    Arch best = cpu_supports_avx512() ? Arch::avx512
+              : cpu_supports_avx2_fma() ? Arch::avx2 : Arch::generic;
     const char* env = std::getenv("FASTNN_ARCH");
-    if (env && std::strcmp(env, "generic") == 0) return Arch::generic;
-    return cpu_supports_avx2_fma() ? Arch::avx2 : Arch::generic;
+    Arch cap = Arch::avx512;
+    if (env && std::strcmp(env, "generic") == 0) cap = Arch::generic;
+    if (env && std::strcmp(env, "avx2") == 0) cap = Arch::avx2;
+    return best < cap ? best : cap;
 }
 
 Arch active_arch() {
@@ -27,7 +40,11 @@ Arch active_arch() {
 }
 
 const char* arch_name(Arch arch) {
-    return arch == Arch::avx2 ? "avx2" : "generic";
+    switch (arch) {
+        case Arch::avx512: return "avx512";
+        case Arch::avx2: return "avx2";
+        default: return "generic";
+    }
 }
 
 }  // namespace fastnn

@@ -13,7 +13,7 @@ namespace fastnn {
 
 namespace {
 
-constexpr int64_t MR = GEMM_MR, NR = GEMM_NR, MC = GEMM_MC, KC = GEMM_KC, NC = GEMM_NC;
+constexpr int64_t MR = GEMM_MR, MC = GEMM_MC, NC = GEMM_NC;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -34,8 +34,8 @@ public:
     ~Workspace() { std::free(a_); std::free(b_); }
     float* a(int64_t n) { return grow(a_, a_cap_, n); }
     float* b(int64_t n) { return grow(b_, b_cap_, n); }
-    alignas(64) float tile[MR * NR];     // partial C tiles
-    alignas(64) float a_edge[MR * KC];   // the last, partial MR rows of an unpacked A
+    alignas(64) float tile[MR * GEMM_NR_MAX];  // partial C tiles
+    alignas(64) float a_edge[MR * GEMM_KC];    // the last, partial MR rows of an unpacked A
 
 private:
     static float* grow(float*& p, int64_t& cap, int64_t n) {
@@ -54,18 +54,37 @@ private:
 
 thread_local Workspace workspace;
 
-sgemm_ukernel_fn chosen_ukernel() {
-#ifdef FASTNN_HAVE_AVX2
-    if (active_arch() == Arch::avx2) return sgemm_avx2_6x16;
+GemmUkernel choose_ukernel() {
+#ifdef FASTNN_HAVE_AVX512
+    if (active_arch() == Arch::avx512)
+        return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512};
 #endif
-    return sgemm_ref_6x16;
+#ifdef FASTNN_HAVE_AVX2
+    if (active_arch() == Arch::avx2)
+        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC};
+#endif
+    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC};
 }
 
-const sgemm_ukernel_fn ukernel = chosen_ukernel();
+const GemmUkernel uk = choose_ukernel();
+
+#ifdef FASTNN_HAVE_AVX2
+// The small-N kernel reads rows of A in place, so A must be unit-stride along K.
+bool use_small_n(const Operands& op) {
+    return active_arch() >= Arch::avx2 && op.N <= GEMM_SMALL_N_MAX &&
+           op.K >= GEMM_SMALL_N_MIN_K && op.csa == 1;
+}
+
+// Rows [m0, m1) of C by the small-N kernel; bt holds op(B)^T as rows of length K.
+void small_n_rows(const Operands& op, int64_t m0, int64_t m1, const float* bt, int64_t ldbt) {
+    sgemm_avx2_small_n(m1 - m0, op.N, op.K, op.A + m0 * op.rsa, op.rsa, bt, ldbt,
+                       op.C + m0 * op.ldc, op.ldc, op.alpha, op.beta);
+}
+#endif
 
 // K in ceil(K / KC) nearly equal blocks: K = 784 gives 3 x 262, not 256 + 256 + 256 + 16 (a short
 // tail block would reread and rewrite all of C for little work).
-int64_t k_block(int64_t K) { return ceil_div(K, ceil_div(K, KC)); }
+int64_t k_block(int64_t K) { return ceil_div(K, ceil_div(K, uk.kc)); }
 
 // A is read in place when it is unit-stride along one axis and small enough to stay in L2 across
 // the NR strips; otherwise its MC x KC blocks are packed (contiguous, no cache-set conflicts).
@@ -78,13 +97,13 @@ bool pack_a_block(const Operands& op, int64_t m) {
 inline void run_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b,
                      float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
                      Workspace& ws) {
-    if (mr == MR && nr == NR) {
-        ukernel(kc, a, rsa, csa, b, c, ldc, alpha, beta);
+    if (mr == MR && nr == uk.nr) {
+        uk.fn(kc, a, rsa, csa, b, c, ldc, alpha, beta);
         return;
     }
-    ukernel(kc, a, rsa, csa, b, ws.tile, NR, alpha, 0.0f);
+    uk.fn(kc, a, rsa, csa, b, ws.tile, uk.nr, alpha, 0.0f);
     for (int64_t i = 0; i < mr; ++i) {
-        const float* t = ws.tile + i * NR;
+        const float* t = ws.tile + i * uk.nr;
         float* ci = c + i * ldc;
         if (beta == 0.0f) {
             for (int64_t j = 0; j < nr; ++j) ci[j] = t[j];
@@ -97,6 +116,7 @@ inline void run_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const
 // Loops 3 to 1 for one packed KC x NC block of B: ic over MC rows, jr over NR strips, ir over MR.
 void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_t kc,
                   int64_t jc, int64_t nc, const float* b_packed, float beta, Workspace& ws) {
+    const int64_t NR = uk.nr;
     for (int64_t ic = m0; ic < m1; ic += MC) {
         const int64_t mc = min64(MC, m1 - ic);
         const float* a_blk = op.A + ic * op.rsa + pc * op.csa;
@@ -138,8 +158,8 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
         const int64_t nc = min64(NC, n1 - jc);
         for (int64_t pc = 0; pc < op.K; pc += kb) {
             const int64_t kc = min64(kb, op.K - pc);
-            float* b_packed = ws.b(ceil_div(nc, NR) * NR * kc);
-            sgemm_pack_b(kc, nc, op.B + pc * op.rsb + jc * op.csb, op.rsb, op.csb, b_packed);
+            float* b_packed = ws.b(ceil_div(nc, uk.nr) * uk.nr * kc);
+            sgemm_pack_b(kc, nc, op.B + pc * op.rsb + jc * op.csb, op.rsb, op.csb, uk.nr, b_packed);
             // beta applies once, on the first K block; later blocks accumulate onto C.
             macro_kernel(op, m0, m1, pc, kc, jc, nc, b_packed, pc == 0 ? op.beta : 1.0f, ws);
         }
@@ -156,9 +176,7 @@ void scale_rows(float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
 
 }  // namespace
 
-const char* sgemm_kernel_name() {
-    return ukernel == sgemm_ref_6x16 ? "sgemm_ref_6x16" : "sgemm_avx2_6x16";
-}
+const char* sgemm_kernel_name() { return uk.name; }
 
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
@@ -172,18 +190,42 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
     const Operands op{M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc};
     const int64_t threads = get_num_threads();
     const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-    if (threads <= 1 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    const bool serial = threads <= 1 || flops < GEMM_PARALLEL_MIN_FLOPS;
+    const int64_t tiles = ceil_div(M, MR);  // row slabs are whole MR tiles (also even, for small-N)
+#ifdef FASTNN_HAVE_AVX2
+    if (use_small_n(op)) {
+        const float* bt = B;
+        int64_t ldbt = csb;
+        if (rsb != 1) {
+            float* packed = workspace.b(N * K);
+            for (int64_t p = 0; p < K; ++p)
+                for (int64_t j = 0; j < N; ++j) packed[j * K + p] = B[p * rsb + j * csb];
+            bt = packed;
+            ldbt = K;
+        }
+        const int64_t parts = serial ? 1 : min64(threads, tiles);
+        parallel_for(parts, [&](int64_t t) {
+            small_n_rows(op, tiles * t / parts * MR, min64(M, tiles * (t + 1) / parts * MR), bt, ldbt);
+        });
+        return;
+    }
+#endif
+    if (serial) {
         sgemm_serial(op, 0, M, 0, N);
         return;
     }
     // Each thread takes a slab of C and packs what it needs itself: no barriers, no sharing.
     // Slabs are whole NR strips (or MR tiles), so every element of C is computed by the same
-    // sequence of operations whatever the thread count.
-    const int64_t strips = ceil_div(N, NR), tiles = ceil_div(M, MR);
-    if (strips >= 2 * threads) {
+    // sequence of operations whatever the thread count. Slabs of columns make every thread pack
+    // all of A, slabs of rows all of B: duplicate the cheaper packing. Packing a row-major A is
+    // a transposition (element by element); packing a row-major B copies rows of NR.
+    const int64_t strips = ceil_div(N, uk.nr);
+    const bool a_packing_is_costly = pack_a_block(op, M) && op.csa == 1 && op.rsa != 1;
+    const bool split_rows = a_packing_is_costly && op.csb == 1 && tiles >= 2 * threads;
+    if (strips >= 2 * threads && !split_rows) {
         parallel_for(threads, [&](int64_t t) {
             const int64_t s0 = strips * t / threads, s1 = strips * (t + 1) / threads;
-            sgemm_serial(op, 0, M, s0 * NR, min64(N, s1 * NR));
+            sgemm_serial(op, 0, M, s0 * uk.nr, min64(N, s1 * uk.nr));
         });
     } else {
         const int64_t parts = min64(threads, tiles);

@@ -5,22 +5,43 @@
 
 namespace fastnn {
 
-// Micro-kernel: one MR x NR (6 x 16) tile of C.
-//   c[i, j] = alpha * sum_p a(i, p) * b[p * NR + j] + beta * c[i, j]   (i < 6, j < 16, p < k)
+// Micro-kernel: one MR x NR tile of C (MR = 6; NR = 16, or 32 for AVX-512).
+//   c[i, j] = alpha * sum_p a(i, p) * b[p * NR + j] + beta * c[i, j]   (i < 6, j < NR, p < k)
 // a(i, p) = a[i * rsa + p * csa]: a packed panel (rsa = 1, csa = MR) or A read in place.
 // b is a packed k x NR micro-panel. c has row stride ldc; beta == 0 never reads c.
 using sgemm_ukernel_fn = void (*)(int64_t k, const float* a, int64_t rsa, int64_t csa,
                                   const float* b, float* c, int64_t ldc, float alpha, float beta);
+
+// A micro-kernel with its tile width and the K block that keeps its B panel in half of L1.
+struct GemmUkernel {
+    const char* name;
+    sgemm_ukernel_fn fn;
+    int64_t nr;
+    int64_t kc;
+};
 
 void sgemm_ref_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
                     float* c, int64_t ldc, float alpha, float beta);
 #ifdef FASTNN_HAVE_AVX2
 void sgemm_avx2_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
                      float* c, int64_t ldc, float alpha, float beta);
+
+// Small-N path (N <= GEMM_SMALL_N_MAX): rows of A (m x k, row stride lda, unit column stride)
+// dotted with rows of bt (n x k, row stride ldbt, i.e. op(B) transposed), vectorised along k,
+// 2 x (up to 6) blocks of C at a time. A 6 x 16 tile would leave 6 of 16 lanes idle at N = 10.
+//   c[i, j] = alpha * sum_p a[i * lda + p] * bt[j * ldbt + p] + beta * c[i, j]
+void sgemm_avx2_small_n(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                        const float* bt, int64_t ldbt, float* c, int64_t ldc, float alpha,
+                        float beta);
+#endif
+#ifdef FASTNN_HAVE_AVX512
+void sgemm_avx512_6x32(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
+                       float* c, int64_t ldc, float alpha, float beta);
 #endif
 
-// Packs op(B)[0:k, 0:n] into ceil(n / NR) micro-panels of k x NR, zero-padding the last one.
-void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, float* dst);
+// Packs op(B)[0:k, 0:n] into ceil(n / nr) micro-panels of k x nr, zero-padding the last one.
+void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, int64_t nr,
+                  float* dst);
 // Packs op(A)[0:m, 0:k] into ceil(m / MR) micro-panels of k x MR, zero-padding the last one.
 void sgemm_pack_a(int64_t m, int64_t k, const float* A, int64_t rsa, int64_t csa, float* dst);
 

@@ -6,8 +6,8 @@
 
 namespace fastnn {
 
-void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, float* dst) {
-    constexpr int64_t NR = GEMM_NR;
+void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, int64_t NR,
+                  float* dst) {
     for (int64_t j0 = 0; j0 < n; j0 += NR) {
         const int64_t nr = n - j0 < NR ? n - j0 : NR;
         const float* src = B + j0 * csb;
@@ -33,6 +33,14 @@ void sgemm_pack_a(int64_t m, int64_t k, const float* A, int64_t rsa, int64_t csa
         const float* src = A + i0 * rsa;
         if (rsa == 1 && mr == MR) {
             for (int64_t p = 0; p < k; ++p) std::memcpy(dst + p * MR, src + p * csa, MR * sizeof(float));
+        } else if (csa == 1 && mr == MR) {
+            // Row-major A: stream the six rows side by side and write the panel sequentially.
+            const float *s0 = src, *s1 = src + rsa, *s2 = src + 2 * rsa, *s3 = src + 3 * rsa,
+                        *s4 = src + 4 * rsa, *s5 = src + 5 * rsa;
+            for (int64_t p = 0; p < k; ++p) {
+                float* d = dst + p * MR;
+                d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+            }
         } else {
             // Row by row: each row of op(A) is read with unit stride when A is row-major.
             for (int64_t i = 0; i < MR; ++i) {
