@@ -35,7 +35,7 @@ public:
     float* a(int64_t n) { return grow(a_, a_cap_, n); }
     float* b(int64_t n) { return grow(b_, b_cap_, n); }
     alignas(64) float tile[MR * GEMM_NR_MAX];  // partial C tiles
-    alignas(64) float a_edge[MR * GEMM_KC];    // the last, partial MR rows of an unpacked A
+    alignas(64) float a_edge[MR * GEMM_KC_MAX];  // the last, partial MR rows of an unpacked A
 
 private:
     static float* grow(float*& p, int64_t& cap, int64_t n) {
