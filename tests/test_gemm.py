@@ -13,8 +13,8 @@ import fastnn
 from fastnn import ops
 
 SIZES = [0, 1, 2, 7, 17, 64, 127, 128, 129, 1000]
-# Around the register tile (MR 6, NR 16) and the cache blocks (MC 144, KC 256).
-BLOCK_EDGES = [5, 6, 7, 15, 16, 17, 143, 145, 255, 259, 784]
+# Around the register tiles (MR 6, NR 16 or 32) and the cache blocks (MC 144, KC 256 or 384).
+BLOCK_EDGES = [5, 6, 7, 15, 16, 17, 31, 32, 33, 143, 145, 255, 259, 383, 387, 784]
 
 
 def reference(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c=None):
