@@ -107,3 +107,35 @@ def test_pool_works_after_fork():
     r = run_python(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "0"
+
+
+def test_interleaved_with_numpy_blas_and_python_threads(rng):
+    """numpy's BLAS threads and several Python threads calling fastnn at once: right answers."""
+    import threading
+
+    a = rng.standard_normal((256, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 200)).astype(np.float32)
+    want = a.astype(np.float64) @ b
+    for _ in range(5):
+        np.dot(a, b)  # wakes numpy's BLAS threads
+        np.testing.assert_allclose(fastnn.ops.matmul(a, b), want, rtol=1e-4, atol=1e-3)
+
+    errors = []
+
+    def worker(seed):
+        r = np.random.default_rng(seed)
+        x = r.standard_normal((130, 270)).astype(np.float32)
+        y = r.standard_normal((270, 150)).astype(np.float32)
+        ref = x.astype(np.float64) @ y
+        for _ in range(20):
+            got = fastnn.ops.matmul(x, y)
+            if not np.allclose(got, ref, rtol=1e-4, atol=1e-3):
+                errors.append(seed)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert errors == []
