@@ -9,6 +9,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/optim.h"
 #include "kernels/threadpool.h"
 
 namespace py = pybind11;
@@ -82,6 +83,143 @@ void sgemm_binding(const py::array& a, const py::array& b, py::array& c, bool tr
 
 // ---- optimizer bindings ----
 
+// A buffer updated in place (param or an optimizer slot): float32, C-contiguous, writeable, with
+// param's shape.
+float* inplace_ptr(py::array& a, const py::array& param, const char* name) {
+    require_float32(a, name);
+    bool same = a.ndim() == param.ndim();
+    for (py::ssize_t i = 0; same && i < a.ndim(); ++i) same = a.shape(i) == param.shape(i);
+    if (!same)
+        throw py::value_error(std::string(name) + " has shape " + shape_str(a) +
+                              " but param has shape " + shape_str(param));
+    if (!(a.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + " must be C-contiguous");
+    if (!a.writeable()) throw py::value_error(std::string(name) + " is read-only");
+    return static_cast<float*>(a.mutable_data());
+}
+
+// An optional slot (None when the variant does not use it); needed = the variant reads it.
+float* optional_slot_ptr(const py::object& obj, const py::array& param, const char* name,
+                         bool needed, const char* why) {
+    if (obj.is_none()) {
+        if (needed) throw py::value_error(std::string(name) + " is required " + why);
+        return nullptr;
+    }
+    if (!py::isinstance<py::array>(obj))
+        throw py::type_error(std::string(name) + " must be a numpy float32 array or None");
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    return inplace_ptr(a, param, name);
+}
+
+const float* grad_ptr(const py::array& g, const py::array& param) {
+    require_float32(g, "grad");
+    bool same = g.ndim() == param.ndim();
+    for (py::ssize_t i = 0; same && i < g.ndim(); ++i) same = g.shape(i) == param.shape(i);
+    if (!same)
+        throw py::value_error("grad has shape " + shape_str(g) + " but param has shape " +
+                              shape_str(param));
+    if (!(g.flags() & py::array::c_style)) throw py::value_error("grad must be C-contiguous");
+    return static_cast<const float*>(g.data());
+}
+
+bool overlaps(const float* a, const float* b, int64_t n) {
+    return a && b && a < b + n && b < a + n;
+}
+
+// The kernels work through restrict pointers. Buffers they write must be distinct arrays...
+void require_disjoint(int64_t n, std::initializer_list<std::pair<const float*, const char*>> bufs) {
+    for (auto a = bufs.begin(); a != bufs.end(); ++a)
+        for (auto b = a + 1; b != bufs.end(); ++b)
+            if (overlaps(a->first, b->first, n))
+                throw py::value_error(std::string(a->second) + " and " + b->second +
+                                      " share memory; each optimizer buffer must be a separate "
+                                      "array");
+}
+
+// ...while a grad that aliases one of them (say, a gradient computed in place of a state slot)
+// is legitimate: the update then reads a copy taken before anything is written. `keep` owns it.
+const float* unaliased_grad(const float* g, int64_t n, std::initializer_list<const float*> written,
+                            py::array_t<float>& keep) {
+    for (const float* w : written) {
+        if (overlaps(g, w, n)) {
+            keep = py::array_t<float>(n, g);  // no base object given: pybind11 copies the data
+            return keep.data();
+        }
+    }
+    return g;
+}
+
+void sgd_update_binding(py::array& param, const py::array& grad, const py::object& velocity,
+                        double learning_rate, double momentum, bool nesterov) {
+    float* w = inplace_ptr(param, param, "param");
+    const float* g = grad_ptr(grad, param);
+    float* v = optional_slot_ptr(velocity, param, "velocity", momentum != 0.0,
+                                 "when momentum != 0");
+    const int64_t n = param.size();
+    require_disjoint(n, {{w, "param"}, {v, "velocity"}});
+    py::array_t<float> grad_copy;
+    g = unaliased_grad(g, n, {w, v}, grad_copy);
+    // The variant follows the double momentum, as Keras' `if self.momentum != 0`.
+    if (momentum == 0.0) v = nullptr;
+    py::gil_scoped_release release;
+    sgd_update(w, v, g, n, static_cast<float>(learning_rate), static_cast<float>(momentum),
+               nesterov);
+}
+
+void rmsprop_update_binding(py::array& param, const py::array& grad, py::array& velocity,
+                            const py::object& momentum_buffer, double learning_rate, double rho,
+                            double momentum, double epsilon) {
+    float* w = inplace_ptr(param, param, "param");
+    const float* g = grad_ptr(grad, param);
+    float* v = inplace_ptr(velocity, param, "velocity");
+    float* m = optional_slot_ptr(momentum_buffer, param, "momentum_buffer", momentum > 0.0,
+                                 "when momentum > 0");
+    const int64_t n = param.size();
+    require_disjoint(n, {{w, "param"}, {v, "velocity"}, {m, "momentum_buffer"}});
+    py::array_t<float> grad_copy;
+    g = unaliased_grad(g, n, {w, v, m}, grad_copy);
+    // (1 - rho) in double, rounded once: what Keras gets from its Python-float rho.
+    const float one_minus_rho = static_cast<float>(1.0 - rho);
+    // The variant follows the double momentum, as Keras' `if self.momentum > 0`.
+    if (!(momentum > 0.0)) m = nullptr;
+    py::gil_scoped_release release;
+    rmsprop_update(w, v, m, g, n, static_cast<float>(learning_rate), static_cast<float>(rho),
+                   one_minus_rho, static_cast<float>(momentum), static_cast<float>(epsilon));
+}
+
+void adagrad_update_binding(py::array& param, const py::array& grad, py::array& accumulator,
+                            double learning_rate, double epsilon) {
+    float* w = inplace_ptr(param, param, "param");
+    const float* g = grad_ptr(grad, param);
+    float* acc = inplace_ptr(accumulator, param, "accumulator");
+    const int64_t n = param.size();
+    require_disjoint(n, {{w, "param"}, {acc, "accumulator"}});
+    py::array_t<float> grad_copy;
+    g = unaliased_grad(g, n, {w, acc}, grad_copy);
+    py::gil_scoped_release release;
+    adagrad_update(w, acc, g, n, static_cast<float>(learning_rate), static_cast<float>(epsilon));
+}
+
+void adam_update_binding(py::array& param, const py::array& grad, py::array& m, py::array& v,
+                         int64_t step, double learning_rate, double beta_1, double beta_2,
+                         double epsilon) {
+    if (step < 1)
+        throw py::value_error("step must be >= 1 (1-based); Received: step=" +
+                              std::to_string(step));
+    float* w = inplace_ptr(param, param, "param");
+    const float* g = grad_ptr(grad, param);
+    float* pm = inplace_ptr(m, param, "m");
+    float* pv = inplace_ptr(v, param, "v");
+    const int64_t n = param.size();
+    require_disjoint(n, {{w, "param"}, {pm, "m"}, {pv, "v"}});
+    py::array_t<float> grad_copy;
+    g = unaliased_grad(g, n, {w, pm, pv}, grad_copy);
+    const float alpha = static_cast<float>(adam_step_size(learning_rate, beta_1, beta_2, step));
+    py::gil_scoped_release release;
+    adam_update(w, pm, pv, g, n, alpha, static_cast<float>(1.0 - beta_1),
+                static_cast<float>(1.0 - beta_2), static_cast<float>(epsilon));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -113,4 +251,32 @@ PYBIND11_MODULE(_C, m) {
     // ---- softmax and cross-entropy ----
 
     // ---- optimizer updates ----
+    m.def("sgd_update", &sgd_update_binding, py::arg("param"), py::arg("grad"),
+          py::arg("velocity"), py::arg("learning_rate"), py::arg("momentum"),
+          py::arg("nesterov"),
+          "Keras SGD in place. momentum == 0: param -= grad * lr. Otherwise velocity = velocity * "
+          "momentum - grad * lr; param += velocity (nesterov: param += velocity * momentum - grad "
+          "* lr). All arrays float32, C-contiguous, same shape; velocity may be None at "
+          "momentum 0. Buffers written must not share memory (ValueError); a grad sharing "
+          "memory with one is copied first.");
+    m.def("rmsprop_update", &rmsprop_update_binding, py::arg("param"), py::arg("grad"),
+          py::arg("velocity"), py::arg("momentum_buffer"), py::arg("learning_rate"),
+          py::arg("rho"), py::arg("momentum"), py::arg("epsilon"),
+          "Keras RMSprop in place: velocity = rho * velocity + (1 - rho) * grad^2; increment = lr "
+          "* grad / sqrt(velocity + epsilon); momentum > 0: momentum_buffer = momentum * "
+          "momentum_buffer + increment, param -= momentum_buffer; else param -= increment. "
+          "Buffers written must not share memory (ValueError); a grad sharing memory with one is "
+          "copied first.");
+    m.def("adagrad_update", &adagrad_update_binding, py::arg("param"), py::arg("grad"),
+          py::arg("accumulator"), py::arg("learning_rate"), py::arg("epsilon"),
+          "Keras Adagrad in place: accumulator += grad^2; param -= lr * grad / sqrt(accumulator "
+          "+ epsilon). Buffers written must not share memory (ValueError); a grad sharing "
+          "memory with one is copied first.");
+    m.def("adam_update", &adam_update_binding, py::arg("param"), py::arg("grad"), py::arg("m"),
+          py::arg("v"), py::arg("step"), py::arg("learning_rate"), py::arg("beta_1"),
+          py::arg("beta_2"), py::arg("epsilon"),
+          "Keras Adam in place for the 1-based step: alpha = lr * sqrt(1 - beta_2^step) / (1 - "
+          "beta_1^step) (double); m += (grad - m) * (1 - beta_1); v += (grad^2 - v) * (1 - "
+          "beta_2); param -= m * alpha / (sqrt(v) + epsilon). Buffers written must not share "
+          "memory (ValueError); a grad sharing memory with one is copied first.");
 }

@@ -152,3 +152,266 @@ def matmul(
 # ---- softmax and cross-entropy --------------------------------------------------------------
 
 # ---- optimizer updates ----------------------------------------------------------------------
+
+__all__ += ["adagrad_update", "adam_update", "rmsprop_update", "sgd_update"]
+
+# These updates follow Keras 3's optimizers (keras/src/optimizers/*.py) operation by operation, in
+# float32. Each is one fused pass of the C++ kernel over flat buffers: param and every state slot
+# must already be float32 and C-contiguous (they are written in place, so no converted copy can
+# stand in for them); grad is converted like any op input. The checks below run at every step,
+# so they stay cheap; memory overlap is checked exactly in the binding (pointer ranges): buffers
+# the update writes must be distinct (ValueError), and a grad aliasing one of them is copied.
+
+_REAL_SCALARS = (int, float, np.integer, np.floating)
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _hyper(value: Any, name: str, *, high: Optional[float] = None,
+           high_open: bool = False) -> float:
+    """A finite real hyper-parameter >= 0 (and <= high, or < high when ``high_open``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, _REAL_SCALARS):
+        raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
+    v = float(value)
+    if high is None:
+        # v - v is 0 for finite v and nan for inf; nan fails every comparison.
+        ok, wanted = v >= 0.0 and v - v == 0.0, "a finite float >= 0"
+    elif high_open:
+        ok, wanted = 0.0 <= v < high, f"a float in [0, {high:g})"
+    else:
+        ok, wanted = 0.0 <= v <= high, f"a float in [0, {high:g}]"
+    if not ok:
+        raise ValueError(f"`{name}` must be {wanted}. Received: {name}={value!r}")
+    return v
+
+
+def _check_buffer(arr: Any, name: str, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
+    """An array updated in place: float32, C-contiguous, writeable; a slot has param's shape."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a numpy float32 array (it is updated in place); "
+                        f"received {type(arr).__name__}")
+    if arr.dtype != _FLOAT32:
+        raise TypeError(f"{name} must have dtype float32 (it is updated in place); "
+                        f"received dtype {arr.dtype}")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape} but param has shape {shape}; "
+                         f"optimizer state must have the shape of its parameter")
+    flags = arr.flags
+    if not flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    return arr
+
+
+def _update_buffers(param: Any, grad: Any, **slots: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate param and the state slots (None = unused); return (param, float32 grad).
+
+    grad becomes a C-contiguous float32 array of param's shape.
+    """
+    param = _check_buffer(param, "param")
+    for name, slot in slots.items():
+        if slot is not None:
+            _check_buffer(slot, name, param.shape)
+    g = _as_float32(grad, "grad")
+    if g.shape != param.shape:
+        raise ValueError(f"grad has shape {g.shape} but param has shape {param.shape}")
+    return param, np.ascontiguousarray(g)
+
+
+def sgd_update(
+    param: np.ndarray,
+    grad: Any,
+    velocity: Optional[np.ndarray] = None,
+    *,
+    learning_rate: float = 0.01,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+) -> None:
+    """One in-place step of gradient descent with optional (Nesterov) momentum, as Keras' SGD.
+
+    With ``momentum == 0``::
+
+        param = param - learning_rate * grad
+
+    otherwise::
+
+        velocity = momentum * velocity - learning_rate * grad
+        param = param + velocity                                      # nesterov=False
+        param = param + momentum * velocity - learning_rate * grad    # nesterov=True
+
+    Args:
+        param: float32 C-contiguous writeable array, updated in place.
+        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
+        velocity: float32 array of ``param``'s shape (start it at zeros), updated in place;
+            required when ``momentum != 0``, left untouched otherwise.
+        learning_rate: float >= 0. Defaults to 0.01.
+        momentum: float in [0, 1]; 0 is plain gradient descent. Defaults to 0.0.
+        nesterov: whether to apply Nesterov momentum. Defaults to False.
+
+    Returns:
+        None; ``param`` (and ``velocity``) are updated in place.
+
+    Raises:
+        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
+        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
+            an out-of-range hyper-parameter, or momentum != 0 without ``velocity``.
+    """
+    learning_rate = _hyper(learning_rate, "learning_rate")
+    momentum = _hyper(momentum, "momentum", high=1.0)
+    if momentum != 0.0 and velocity is None:
+        raise ValueError(f"sgd_update needs a velocity array when momentum != 0. "
+                         f"Received: momentum={momentum!r}, velocity=None")
+    param, g = _update_buffers(param, grad, velocity=velocity)
+    if param.size:
+        _C.sgd_update(param, g, velocity, learning_rate, momentum, bool(nesterov))
+
+
+def rmsprop_update(
+    param: np.ndarray,
+    grad: Any,
+    velocity: np.ndarray,
+    momentum_buffer: Optional[np.ndarray] = None,
+    *,
+    learning_rate: float = 0.001,
+    rho: float = 0.9,
+    momentum: float = 0.0,
+    epsilon: float = 1e-7,
+) -> None:
+    """One in-place RMSprop step (Hinton, 2012), as Keras' RMSprop (not centered).
+
+    Epsilon sits inside the square root, as in Keras::
+
+        velocity = rho * velocity + (1 - rho) * grad**2
+        increment = learning_rate * grad / sqrt(velocity + epsilon)
+        momentum_buffer = momentum * momentum_buffer + increment       # momentum > 0
+        param = param - momentum_buffer                                # momentum > 0
+        param = param - increment                                      # momentum == 0
+
+    Args:
+        param: float32 C-contiguous writeable array, updated in place.
+        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
+        velocity: float32 array of ``param``'s shape (start it at zeros), updated in place.
+        momentum_buffer: float32 array of ``param``'s shape (start it at zeros), updated in
+            place; required when ``momentum > 0``, left untouched otherwise.
+        learning_rate: float >= 0. Defaults to 0.001.
+        rho: discounting factor for the old squared gradients, in [0, 1). Defaults to 0.9.
+        momentum: float in [0, 1]. Defaults to 0.0.
+        epsilon: small float >= 0 added to ``velocity`` under the square root. Defaults to 1e-7.
+
+    Returns:
+        None; ``param`` and the state arrays are updated in place.
+
+    Raises:
+        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
+        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
+            an out-of-range hyper-parameter, or momentum > 0 without ``momentum_buffer``.
+    """
+    learning_rate = _hyper(learning_rate, "learning_rate")
+    rho = _hyper(rho, "rho", high=1.0, high_open=True)
+    momentum = _hyper(momentum, "momentum", high=1.0)
+    epsilon = _hyper(epsilon, "epsilon")
+    if momentum > 0.0 and momentum_buffer is None:
+        raise ValueError(f"rmsprop_update needs a momentum_buffer array when momentum > 0. "
+                         f"Received: momentum={momentum!r}, momentum_buffer=None")
+    if velocity is None:
+        raise ValueError("rmsprop_update needs a velocity array (start it at zeros)")
+    param, g = _update_buffers(param, grad, velocity=velocity, momentum_buffer=momentum_buffer)
+    if param.size:
+        _C.rmsprop_update(param, g, velocity, momentum_buffer, learning_rate, rho, momentum,
+                          epsilon)
+
+
+def adagrad_update(
+    param: np.ndarray,
+    grad: Any,
+    accumulator: np.ndarray,
+    *,
+    learning_rate: float = 0.001,
+    epsilon: float = 1e-7,
+) -> None:
+    """One in-place Adagrad step (Duchi et al., 2011), as Keras' Adagrad::
+
+        accumulator = accumulator + grad**2
+        param = param - learning_rate * grad / sqrt(accumulator + epsilon)
+
+    Keras starts the accumulator at ``initial_accumulator_value=0.1``; do the same, e.g.
+    ``accumulator = np.full_like(param, 0.1)``, before the first step.
+
+    Args:
+        param: float32 C-contiguous writeable array, updated in place.
+        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
+        accumulator: float32 array of ``param``'s shape, updated in place.
+        learning_rate: float >= 0. Defaults to 0.001.
+        epsilon: small float >= 0 added under the square root. Defaults to 1e-7.
+
+    Returns:
+        None; ``param`` and ``accumulator`` are updated in place.
+
+    Raises:
+        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
+        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
+            or an out-of-range hyper-parameter.
+    """
+    learning_rate = _hyper(learning_rate, "learning_rate")
+    epsilon = _hyper(epsilon, "epsilon")
+    if accumulator is None:
+        raise ValueError("adagrad_update needs an accumulator array (start it at 0.1)")
+    param, g = _update_buffers(param, grad, accumulator=accumulator)
+    if param.size:
+        _C.adagrad_update(param, g, accumulator, learning_rate, epsilon)
+
+
+def adam_update(
+    param: np.ndarray,
+    grad: Any,
+    m: np.ndarray,
+    v: np.ndarray,
+    *,
+    step: int,
+    learning_rate: float = 0.001,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
+) -> None:
+    """One in-place Adam step (Kingma & Ba, 2014), as Keras' Adam (without amsgrad).
+
+    The bias correction is folded into the step size, computed in float64 for the 1-based
+    ``step`` t and rounded once to float32::
+
+        alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        m = m + (grad - m) * (1 - beta_1)
+        v = v + (grad**2 - v) * (1 - beta_2)
+        param = param - alpha * m / (sqrt(v) + epsilon)
+
+    Args:
+        param: float32 C-contiguous writeable array, updated in place.
+        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
+        m: first-moment float32 array of ``param``'s shape (start at zeros), updated in place.
+        v: second-moment float32 array of ``param``'s shape (start at zeros), updated in place.
+        step: the 1-based number of this update (Keras' ``iterations + 1``), an int >= 1.
+        learning_rate: float >= 0. Defaults to 0.001.
+        beta_1: decay rate of the first moment, in [0, 1). Defaults to 0.9.
+        beta_2: decay rate of the second moment, in [0, 1). Defaults to 0.999.
+        epsilon: small float >= 0 added to ``sqrt(v)`` ("epsilon hat"). Defaults to 1e-7.
+
+    Returns:
+        None; ``param``, ``m`` and ``v`` are updated in place.
+
+    Raises:
+        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
+        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
+            an out-of-range hyper-parameter, or a step that is not an integer >= 1.
+    """
+    if (isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer))
+            or not 1 <= step < 2**63):
+        raise ValueError(f"`step` must be an integer >= 1 (the 1-based update count). "
+                         f"Received: step={step!r}")
+    learning_rate = _hyper(learning_rate, "learning_rate")
+    beta_1 = _hyper(beta_1, "beta_1", high=1.0, high_open=True)
+    beta_2 = _hyper(beta_2, "beta_2", high=1.0, high_open=True)
+    epsilon = _hyper(epsilon, "epsilon")
+    if m is None or v is None:
+        raise ValueError("adam_update needs both moment arrays m and v (start them at zeros)")
+    param, g = _update_buffers(param, grad, m=m, v=v)
+    if param.size:
+        _C.adam_update(param, g, m, v, int(step), learning_rate, beta_1, beta_2, epsilon)
