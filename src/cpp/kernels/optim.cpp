@@ -19,7 +19,7 @@ const OptimLoops& loops() {
     static constexpr OptimLoops generic = optim_loops_of_this_unit();
 #ifdef FASTNN_HAVE_AVX2
     static const OptimLoops& chosen =
-        active_arch() == Arch::avx2 ? optim_loops_avx2() : generic;
+        active_arch() >= Arch::avx2 ? optim_loops_avx2() : generic;
     return chosen;
 #else
     return generic;

@@ -29,7 +29,7 @@ struct OptimLoops {
 };
 
 #ifdef FASTNN_HAVE_AVX2
-// Defined in optim_avx2.cpp; call only when active_arch() == Arch::avx2.
+// Defined in optim_avx2.cpp; call only when active_arch() >= Arch::avx2.
 const OptimLoops& optim_loops_avx2();
 #endif
 
