@@ -6,10 +6,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/optim.h"
+#include "kernels/reduce.h"
+#include "kernels/softmax_xent.h"
 #include "kernels/threadpool.h"
 
 namespace py = pybind11;
@@ -77,9 +81,147 @@ void sgemm_binding(const py::array& a, const py::array& b, py::array& c, bool tr
 
 // ---- element-wise bindings ----
 
+// A float32 array of any dimension read through its strides (in elements, possibly 0 or negative).
+struct StridedND {
+    const float* data;
+    int ndim;
+    int64_t shape[MAX_DIMS];
+    int64_t strides[MAX_DIMS];
+};
+
+StridedND strided_nd(const py::array& a, const char* name) {
+    require_float32(a, name);
+    if (a.ndim() > MAX_DIMS) throw py::value_error(std::string(name) + " has too many dimensions");
+    StridedND v;
+    v.data = static_cast<const float*>(a.data());
+    v.ndim = static_cast<int>(a.ndim());
+    for (int d = 0; d < v.ndim; ++d) {
+        if (a.strides(d) % 4 != 0)
+            throw py::value_error(std::string(name) + " has strides that are not a multiple of 4 bytes");
+        v.shape[d] = a.shape(d);
+        v.strides[d] = a.strides(d) / 4;
+    }
+    return v;
+}
+
+// out must be float32, C-contiguous and writeable, with every input broadcasting to its shape.
+BroadcastPlan broadcast_to_out(py::array& out, const StridedND* in, int n_inputs, float** out_data) {
+    require_float32(out, "out");
+    if (!(out.flags() & py::array::c_style)) throw py::value_error("out must be C-contiguous");
+    if (!out.writeable()) throw py::value_error("out is read-only");
+    const int nd = static_cast<int>(out.ndim());
+    int64_t shape[MAX_DIMS];
+    for (int d = 0; d < nd; ++d) shape[d] = out.shape(d);
+    int ndims[2];
+    const int64_t* shapes[2];
+    const int64_t* strides[2];
+    for (int k = 0; k < n_inputs; ++k) {
+        bool ok = in[k].ndim <= nd;
+        for (int d = 0; ok && d < in[k].ndim; ++d) {
+            const int64_t s = in[k].shape[d], o = shape[nd - in[k].ndim + d];
+            ok = s == o || s == 1;
+        }
+        if (!ok) throw py::value_error("operand " + std::to_string(k) +
+                                       " does not broadcast to out's shape " + shape_str(out));
+        ndims[k] = in[k].ndim;
+        shapes[k] = in[k].shape;
+        strides[k] = in[k].strides;
+    }
+    *out_data = static_cast<float*>(out.mutable_data());
+    return make_broadcast_plan(nd, shape, n_inputs, ndims, shapes, strides);
+}
+
+void binary_binding(int op, const py::array& a, const py::array& b, py::array& out) {
+    if (op < 0 || op >= static_cast<int>(BinaryOp::count)) throw py::value_error("unknown binary op");
+    const StridedND in[2] = {strided_nd(a, "a"), strided_nd(b, "b")};
+    float* o = nullptr;
+    const BroadcastPlan plan = broadcast_to_out(out, in, 2, &o);
+    if (out.size() == 0) return;
+    py::gil_scoped_release release;
+    binary_forward(static_cast<BinaryOp>(op), o, in[0].data, in[1].data, plan);
+}
+
+void unary_binding(int op, const py::array& x, py::array& out) {
+    if (op < 0 || op >= static_cast<int>(UnaryOp::count)) throw py::value_error("unknown unary op");
+    const StridedND in[1] = {strided_nd(x, "x")};
+    if (out.ndim() != x.ndim()) throw py::value_error("out must have the shape of x");
+    float* o = nullptr;
+    const BroadcastPlan plan = broadcast_to_out(out, in, 1, &o);
+    for (py::ssize_t d = 0; d < x.ndim(); ++d)
+        if (out.shape(d) != x.shape(d)) throw py::value_error("out must have the shape of x");
+    if (out.size() == 0) return;
+    py::gil_scoped_release release;
+    unary_forward(static_cast<UnaryOp>(op), o, in[0].data, plan);
+}
+
 // ---- reduction bindings ----
 
+// A C-contiguous array of exactly n elements of the given dtype.
+template <class T>
+T* contiguous_data(const py::array& a, int64_t n, const char* name, bool writeable) {
+    if (!a.dtype().is(py::dtype::of<T>()))
+        throw py::type_error(std::string(name) + " has dtype " + std::string(py::str(a.dtype())) +
+                             ", expected " + std::string(py::str(py::dtype::of<T>())));
+    if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");
+    if (a.size() != n) throw py::value_error(std::string(name) + " has " + std::to_string(a.size()) +
+                                             " elements, expected " + std::to_string(n));
+    if (writeable && !a.writeable()) throw py::value_error(std::string(name) + " is read-only");
+    return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+void sum_binding(const py::array& x, py::array& out, int64_t outer, int64_t reduced, int64_t inner) {
+    if (outer < 0 || reduced < 0 || inner < 0) throw py::value_error("negative extent");
+    const float* xp = contiguous_data<float>(x, outer * reduced * inner, "x", false);
+    float* op = contiguous_data<float>(out, outer * inner, "out", true);
+    py::gil_scoped_release release;
+    sum_forward(op, xp, outer, reduced, inner);
+}
+
+void argmax_binding(const py::array& x, py::array& out, int64_t outer, int64_t reduced, int64_t inner) {
+    if (outer < 0 || reduced < 1 || inner < 0) throw py::value_error("argmax of an empty sequence");
+    const float* xp = contiguous_data<float>(x, outer * reduced * inner, "x", false);
+    int64_t* op = contiguous_data<int64_t>(out, outer * inner, "out", true);
+    py::gil_scoped_release release;
+    argmax_forward(op, xp, outer, reduced, inner);
+}
+
 // ---- softmax and cross-entropy bindings ----
+
+void softmax_binding(const py::array& x, py::array& out, int64_t n, int64_t k) {
+    if (n < 0 || k < 0) throw py::value_error("negative extent");
+    const float* xp = contiguous_data<float>(x, n * k, "x", false);
+    float* op = contiguous_data<float>(out, n * k, "out", true);
+    py::gil_scoped_release release;
+    softmax_forward(op, xp, n, k);
+}
+
+// logits (n, k) float32; labels (n,) int64 in [0, k) or None; targets (n, k) float32 or None.
+double softmax_xent_binding(const py::array& logits, const py::object& labels,
+                            const py::object& targets, py::array& grad) {
+    require_float32(logits, "logits");
+    if (logits.ndim() != 2 || logits.shape(1) < 1)
+        throw py::value_error("logits must be 2-d (n, k) with k >= 1, got shape " + shape_str(logits));
+    const int64_t n = logits.shape(0), k = logits.shape(1);
+    const float* z = contiguous_data<float>(logits, n * k, "logits", false);
+    float* g = contiguous_data<float>(grad, n * k, "grad", true);
+    const int64_t* lab = nullptr;
+    const float* tgt = nullptr;
+    if (!labels.is_none() == !targets.is_none())
+        throw py::value_error("give exactly one of labels and targets");
+    if (!labels.is_none()) {
+        const py::array la = labels.cast<py::array>();
+        lab = contiguous_data<int64_t>(la, n, "labels", false);
+        for (int64_t i = 0; i < n; ++i)  // the last guard against reading outside a row
+            if (lab[i] < 0 || lab[i] >= k)
+                throw py::value_error("label " + std::to_string(lab[i]) + " at index " +
+                                      std::to_string(i) + " is out of range [0, " + std::to_string(k) + ")");
+    } else {
+        tgt = contiguous_data<float>(targets.cast<py::array>(), n * k, "targets", false);
+    }
+    std::vector<double> row_loss(static_cast<size_t>(n));
+    py::gil_scoped_release release;
+    return softmax_xent_forward(g, row_loss.data(), z, lab, tgt, n, k);
+}
 
 // ---- optimizer bindings ----
 
@@ -245,10 +387,23 @@ PYBIND11_MODULE(_C, m) {
           "C-contiguous.");
 
     // ---- element-wise ----
+    m.def("binary", &binary_binding, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out"),
+          "out = op(a, b) with numpy broadcasting; op is a fastnn::BinaryOp code.");
+    m.def("unary", &unary_binding, py::arg("op"), py::arg("x"), py::arg("out"),
+          "out = op(x); op is a fastnn::UnaryOp code.");
 
     // ---- reductions ----
+    m.def("sum", &sum_binding, py::arg("x"), py::arg("out"), py::arg("outer"), py::arg("reduced"),
+          py::arg("inner"), "out[o, i] = sum_r x[o, r, i] (x C-contiguous).");
+    m.def("argmax", &argmax_binding, py::arg("x"), py::arg("out"), py::arg("outer"),
+          py::arg("reduced"), py::arg("inner"), "out[o, i] = argmax_r x[o, r, i] (int64).");
 
     // ---- softmax and cross-entropy ----
+    m.def("softmax", &softmax_binding, py::arg("x"), py::arg("out"), py::arg("n"), py::arg("k"),
+          "Row softmax of an (n, k) C-contiguous array.");
+    m.def("softmax_xent", &softmax_xent_binding, py::arg("logits"), py::arg("labels"),
+          py::arg("targets"), py::arg("grad"),
+          "Mean softmax cross-entropy of (n, k) logits; writes its gradient into grad.");
 
     // ---- optimizer updates ----
     m.def("sgd_update", &sgd_update_binding, py::arg("param"), py::arg("grad"),

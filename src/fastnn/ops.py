@@ -147,9 +147,322 @@ def matmul(
 
 # ---- element-wise ---------------------------------------------------------------------------
 
+__all__ += ["add", "subtract", "multiply", "divide", "maximum", "relu", "sigmoid", "tanh", "exp",
+            "log", "relu_grad", "sigmoid_grad", "tanh_grad"]
+
+# Codes of fastnn::BinaryOp / fastnn::UnaryOp (kernels/elementwise.h).
+_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _RELU_GRAD, _SIGMOID_GRAD, _TANH_GRAD = range(8)
+_RELU, _SIGMOID, _TANH, _EXP, _LOG = range(5)
+
+
+def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> np.ndarray:
+    a = _as_float32(a, "a")
+    b = _as_float32(b, "b")
+    if a.shape == b.shape:
+        shape = a.shape
+    else:
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{name}: operands could not be broadcast together with shapes "
+                             f"{a.shape} and {b.shape}") from None
+    if out is None:
+        result = np.empty(shape, np.float32)
+        _C.binary(code, a, b, result)
+        return result
+    _check_out(out, shape)
+    # Writing into an input is safe element by element only when out *is* that input's memory
+    # with the same layout; any other overlap goes through a temporary.
+    if (out is not a and out is not b) and _overlaps(out, a, b) and not (
+            (a.shape == shape and _same_memory(out, a)) or (b.shape == shape and _same_memory(out, b))):
+        tmp = np.empty(shape, np.float32)
+        _C.binary(code, a, b, tmp)
+        out[...] = tmp
+    else:
+        _C.binary(code, a, b, out)
+    return out
+
+
+def _same_memory(out: np.ndarray, x: np.ndarray) -> bool:
+    return (x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+            and x.strides == out.strides)
+
+
+def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
+    x = _as_float32(x, "x")
+    if out is None:
+        result = np.empty(x.shape, np.float32)
+        _C.unary(code, x, result)
+        return result
+    _check_out(out, x.shape)
+    if out is not x and _overlaps(out, x) and not _same_memory(out, x):
+        tmp = np.empty(x.shape, np.float32)
+        _C.unary(code, x, tmp)
+        out[...] = tmp
+    else:
+        _C.unary(code, x, out)
+    return out
+
+
+def add(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``a + b`` with numpy broadcasting (e.g. (128, 512) + (512,) adds a bias to every row).
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), or a bad ``out``.
+        TypeError: non-numeric input.
+    """
+    return _binary(_ADD, "add", a, b, out)
+
+
+def subtract(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``a - b`` with numpy broadcasting."""
+    return _binary(_SUBTRACT, "subtract", a, b, out)
+
+
+def multiply(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``a * b`` with numpy broadcasting."""
+    return _binary(_MULTIPLY, "multiply", a, b, out)
+
+
+def divide(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``a / b`` with numpy broadcasting (IEEE: x / 0 is ±inf, 0 / 0 is NaN)."""
+    return _binary(_DIVIDE, "divide", a, b, out)
+
+
+def maximum(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Element-wise maximum with numpy broadcasting; NaN if either is NaN (like ``np.maximum``)."""
+    return _binary(_MAXIMUM, "maximum", a, b, out)
+
+
+def relu(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``max(x, 0)``, as ``np.maximum(x, 0)`` (NaN stays NaN)."""
+    return _unary(_RELU, x, out)
+
+
+def sigmoid(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``1 / (1 + exp(-x))``, computed without overflow for any x."""
+    return _unary(_SIGMOID, x, out)
+
+
+def tanh(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return _unary(_TANH, x, out)
+
+
+def exp(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``e ** x`` (inf on overflow, like numpy)."""
+    return _unary(_EXP, x, out)
+
+
+def log(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Natural logarithm (-inf at 0, NaN below 0, like numpy)."""
+    return _unary(_LOG, x, out)
+
+
+def relu_grad(grad: Any, x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Backward of relu: ``grad * (x > 0)``. The gradient at exactly 0 is 0 (as in Keras and
+    TensorFlow). ``x`` may be relu's input or its output: both are > 0 at the same places."""
+    return _binary(_RELU_GRAD, "relu_grad", grad, x, out)
+
+
+def sigmoid_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Backward of sigmoid from its output ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
+    return _binary(_SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
+
+
+def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Backward of tanh from its output ``y = tanh(x)``: ``grad * (1 - y * y)``."""
+    return _binary(_TANH_GRAD, "tanh_grad", grad, y, out)
+
+
 # ---- reductions -----------------------------------------------------------------------------
 
+__all__ += ["sum", "mean", "argmax"]
+
+
+def _normalize_axes(axis: Any, ndim: int, name: str) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"{name}: axis must be an int or a tuple of ints; received {axis!r}")
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{name}: axis {ax} is out of bounds for an array of dimension {ndim}")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _as_reduction_view(x: np.ndarray, axes: tuple) -> tuple:
+    """(contiguous array, outer, reduced, inner) with the reduced axes in the middle."""
+    keep = [d for d in range(x.ndim) if d not in axes]
+    if axes and axes != tuple(range(axes[0], axes[-1] + 1)):
+        # Non-adjacent axes: bring them together at the end (one copy).
+        x = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+        axes = tuple(range(x.ndim - len(axes), x.ndim))
+        keep = list(range(x.ndim - len(axes)))
+    x = np.ascontiguousarray(x)
+    shape = x.shape
+    first = axes[0] if axes else x.ndim
+    outer = int(np.prod(shape[:first], dtype=np.int64))
+    reduced = int(np.prod([shape[d] for d in axes], dtype=np.int64))
+    inner = int(np.prod(shape[first + len(axes):], dtype=np.int64))
+    return x, outer, reduced, inner
+
+
+def _reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if d in axes else n for d, n in enumerate(shape))
+    return tuple(n for d, n in enumerate(shape) if d not in axes)
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - numpy's name
+        out: Optional[np.ndarray] = None) -> Any:
+    """Sum over ``axis`` (an int, a tuple of ints, or None for all), like ``np.sum``;
+    accumulated in float64, so at least as accurate as numpy's float32 sum.
+
+    ``sum(grad, axis=0)`` over a (batch, units) gradient is the bias gradient.
+
+    Returns:
+        A float32 array, or a numpy float32 scalar for a full reduction without keepdims.
+    """
+    x = _as_float32(x, "x")
+    axes = _normalize_axes(axis, x.ndim, "sum")
+    shape = _reduced_shape(x.shape, axes, keepdims)
+    xc, outer, reduced, inner = _as_reduction_view(x, axes)
+    if out is None:
+        result = np.empty(shape, np.float32)
+    else:
+        result = _check_out(out, shape)
+    _C.sum(xc, result, outer, reduced, inner)
+    if out is None and result.ndim == 0:
+        return result[()]
+    return result
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False, *,
+         out: Optional[np.ndarray] = None) -> Any:
+    """Mean over ``axis`` like ``np.mean`` (NaN over an empty axis, without a warning)."""
+    x = _as_float32(x, "x")
+    axes = _normalize_axes(axis, x.ndim, "mean")
+    count = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
+    total = sum(x, axis=axes, keepdims=keepdims, out=out)
+    if count == 0:
+        if isinstance(total, np.ndarray):
+            total[...] = np.nan
+            return total
+        return np.float32(np.nan)
+    if isinstance(total, np.ndarray):
+        return multiply(total, np.float32(1.0 / count), out=total) if count != 1 else total
+    return np.float32(np.float64(total) / count)
+
+
+def argmax(x: Any, axis: Optional[int] = None) -> Any:
+    """Indices of the maxima along ``axis`` (or of the flattened array), like ``np.argmax``:
+    the first occurrence wins, and a NaN counts as the maximum.
+
+    Raises:
+        ValueError: an empty array or an empty axis.
+    """
+    x = _as_float32(x, "x")
+    if axis is None:
+        xc, outer, reduced, inner = np.ascontiguousarray(x).reshape(-1), 1, x.size, 1
+        shape: tuple = ()
+    else:
+        axes = _normalize_axes(axis, x.ndim, "argmax")
+        if len(axes) != 1:
+            raise TypeError("argmax: axis must be an int or None")
+        xc, outer, reduced, inner = _as_reduction_view(x, axes)
+        shape = _reduced_shape(x.shape, axes, False)
+    if reduced == 0:
+        raise ValueError("attempt to get argmax of an empty sequence")
+    result = np.empty(shape, np.int64)
+    _C.argmax(xc, result, outer, reduced, inner)
+    return result[()] if result.ndim == 0 else result
+
+
 # ---- softmax and cross-entropy --------------------------------------------------------------
+
+__all__ += ["softmax", "softmax_cross_entropy"]
+
+
+def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably (the maximum is subtracted
+    first). A slice whose entries are all -inf gives NaN, as the formula does."""
+    x = _as_float32(x, "x")
+    if x.ndim == 0:
+        raise ValueError("softmax needs an array of at least 1 dimension")
+    ax = _normalize_axes(axis, x.ndim, "softmax")[0]
+    if out is not None:
+        _check_out(out, x.shape)
+    moved = x if ax == x.ndim - 1 else np.moveaxis(x, ax, -1)
+    xc = np.ascontiguousarray(moved)
+    k = xc.shape[-1]
+    n = xc.size // k if k else 0
+    if ax == x.ndim - 1 and out is not None and (out is x or not _overlaps(out, xc) or _same_memory(out, xc)):
+        _C.softmax(xc, out, n, k)
+        return out
+    result = np.empty(xc.shape, np.float32)
+    _C.softmax(xc, result, n, k)
+    if ax != x.ndim - 1:
+        result = np.moveaxis(result, -1, ax)
+    if out is None:
+        return np.ascontiguousarray(result)
+    out[...] = result
+    return out
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> tuple:
+    """Mean softmax cross-entropy and its gradient with respect to the logits, in one fused pass.
+
+    Args:
+        logits: (n, k) scores, k >= 1.
+        labels: integer class indices of shape (n,) (integral floats are accepted), or one-hot
+            / probability rows of shape (n, k).
+
+    Returns:
+        ``(mean_loss, grad)``: a Python float and the float32 (n, k) array
+        ``(softmax(logits) - y) / n``. With n == 0 the loss is NaN.
+
+    Raises:
+        ValueError: logits not 2-d or with k = 0; labels of the wrong shape, non-integral, or
+            out of range [0, k) (the first bad label and its index are named).
+        TypeError: non-numeric input.
+    """
+    z = np.ascontiguousarray(_as_float32(logits, "logits"))
+    if z.ndim != 2 or z.shape[1] < 1:
+        raise ValueError(f"softmax_cross_entropy: logits must be 2-d (n, k) with k >= 1; "
+                         f"received shape {z.shape}")
+    n, k = z.shape
+    y = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"softmax_cross_entropy: labels must be numeric; received dtype {y.dtype}")
+    grad = np.empty((n, k), np.float32)
+    if y.shape == (n,):
+        if y.dtype.kind == "f":
+            if not np.all(y == np.round(y)):
+                raise ValueError("softmax_cross_entropy: float labels of shape (n,) must be "
+                                 "integral class indices")
+        idx = np.ascontiguousarray(y, dtype=np.int64)
+        if n:
+            bad = (idx < 0) | (idx >= k)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"softmax_cross_entropy: label {int(idx[i])} at index {i} is out "
+                                 f"of range [0, {k})")
+        loss = _C.softmax_xent(z, idx, None, grad)
+    elif y.shape == (n, k):
+        t = np.ascontiguousarray(_as_float32(y, "labels"))
+        loss = _C.softmax_xent(z, None, t, grad)
+    else:
+        raise ValueError(f"softmax_cross_entropy: labels must have shape ({n},) (class indices) "
+                         f"or ({n}, {k}) (probabilities) for logits of shape {z.shape}; "
+                         f"received {y.shape}")
+    return float(loss), grad
+
 
 # ---- optimizer updates ----------------------------------------------------------------------
 

@@ -1,0 +1,16 @@
+// Reductions over one run of axes of a C-contiguous array viewed as (outer, reduced, inner).
+#pragma once
+
+#include <cstdint>
+
+namespace fastnn {
+
+// out[o, i] = sum_r x[o, r, i], accumulated in double in a fixed order (the result does not
+// depend on the thread count). out has outer * inner elements.
+void sum_forward(float* out, const float* x, int64_t outer, int64_t reduced, int64_t inner);
+
+// out[o, i] = the first r with x[o, r, i] maximal; a NaN counts as maximal (numpy's rule).
+// reduced >= 1.
+void argmax_forward(int64_t* out, const float* x, int64_t outer, int64_t reduced, int64_t inner);
+
+}  // namespace fastnn
