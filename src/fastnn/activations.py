@@ -1,0 +1,102 @@
+"""Activation functions by name or function, with the backward pass each needs.
+
+Each backward takes the activation's *output* y: relu' = (y > 0) (0 at exactly 0, as Keras and
+TensorFlow), sigmoid' = y (1 - y), tanh' = 1 - y^2, and softmax's Jacobian-vector product
+y * (g - sum(g * y)) — so a layer keeps only its output, never the pre-activation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get", "serialize"]
+
+
+def relu(x: Any) -> np.ndarray:
+    """max(x, 0)."""
+    return ops.relu(x)
+
+
+def sigmoid(x: Any) -> np.ndarray:
+    """1 / (1 + exp(-x)), computed stably."""
+    return ops.sigmoid(x)
+
+
+def tanh(x: Any) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return ops.tanh(x)
+
+
+def softmax(x: Any, axis: int = -1) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+    return ops.softmax(x, axis=axis)
+
+
+def linear(x: Any) -> np.ndarray:
+    """The identity (no activation)."""
+    return np.asarray(x, dtype=np.float32)
+
+
+_BY_NAME = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "linear": linear}
+_ALIASES = {ops.relu: "relu", ops.sigmoid: "sigmoid", ops.tanh: "tanh", ops.softmax: "softmax"}
+
+
+def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
+    """The canonical name of an activation given by name, by function or None (linear).
+
+    Raises:
+        ValueError: an unknown name or function; the message lists the valid names.
+    """
+    if identifier is None:
+        return "linear"
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return identifier
+    elif callable(identifier):
+        for name, fn in _BY_NAME.items():
+            if identifier is fn:
+                return name
+        if identifier in _ALIASES:
+            return _ALIASES[identifier]
+    raise ValueError(f"Unknown activation: {identifier!r}. "
+                     f"Valid activations: {', '.join(sorted(_BY_NAME))}")
+
+
+def serialize(name: str) -> str:
+    return name
+
+
+def forward(name: str, z: np.ndarray) -> np.ndarray:
+    """The activation of z, in place (z is a scratch buffer of the layer)."""
+    if name == "relu":
+        return ops.relu(z, out=z)
+    if name == "sigmoid":
+        return ops.sigmoid(z, out=z)
+    if name == "tanh":
+        return ops.tanh(z, out=z)
+    if name == "softmax":
+        return ops.softmax(z, out=z)
+    return z
+
+
+def backward(name: str, grad: np.ndarray, y: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """dLoss/dz from dLoss/dy and the activation's output y."""
+    if name == "relu":
+        return ops.relu_grad(grad, y, out=out)
+    if name == "sigmoid":
+        return ops.sigmoid_grad(grad, y, out=out)
+    if name == "tanh":
+        return ops.tanh_grad(grad, y, out=out)
+    if name == "softmax":
+        gy = ops.multiply(grad, y, out=out)
+        dot = ops.sum(gy, axis=-1, keepdims=True)
+        # y * (g - <g, y>) = g*y - y*<g, y>
+        return ops.subtract(gy, ops.multiply(y, dot), out=gy)
+    if out is None:
+        return grad
+    np.copyto(out, grad)
+    return out

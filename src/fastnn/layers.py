@@ -1,0 +1,289 @@
+"""Layers: Dense, Activation, Dropout and Input, with Keras' constructor arguments.
+
+A layer declares its parameters (``param_specs``); the model owns one flat float32 buffer of
+parameters and one of gradients, and hands each layer views into them (``bind``). ``forward``
+keeps what ``backward`` needs; ``backward`` writes the layer's parameter gradients (each
+parameter is used once in a Sequential, so nothing needs accumulating) and returns the gradient
+of its input. Scratch buffers are made once per batch size and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import activations, initializers, ops, regularizers
+from .utils import get_rng
+
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "InputLayer", "Input"]
+
+Shape = Tuple[int, ...]
+
+
+def _shape_tuple(shape: Any, what: str) -> Shape:
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(int(d) for d in shape)
+    except TypeError:
+        raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}")
+    return shape
+
+
+class Layer:
+    """Base class of fastnn's layers."""
+
+    _count: Dict[str, int] = {}
+
+    def __init__(self, name: Optional[str] = None, input_shape: Optional[Sequence[int]] = None):
+        prefix = type(self).__name__.lower()
+        if name is None:
+            Layer._count[prefix] = Layer._count.get(prefix, 0) + 1
+            n = Layer._count[prefix]
+            name = prefix if n == 1 else f"{prefix}_{n - 1}"
+        self.name = name
+        self.input_shape: Optional[Shape] = (
+            None if input_shape is None else _shape_tuple(input_shape, "input_shape"))
+        self.built = False
+        self.output_shape: Optional[Shape] = None
+        self._scratch: Dict[Tuple[str, int], np.ndarray] = {}
+
+    # -- building --------------------------------------------------------------------------
+    def build(self, input_shape: Shape) -> Shape:
+        """Fixes the input shape (per sample) and returns the output shape."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def param_specs(self) -> List[Tuple[str, Shape, Any]]:
+        """(name, shape, initializer) of each parameter, in storage order."""
+        return []
+
+    def bind(self, params: List[np.ndarray], grads: List[np.ndarray]) -> None:
+        """Receives views into the model's flat parameter and gradient buffers."""
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        return []
+
+    def count_params(self) -> int:
+        return int(sum(np.prod(s) for _, s, _ in self.param_specs()))
+
+    # -- computing -------------------------------------------------------------------------
+    def _buffer(self, key: str, shape: Tuple[int, ...]) -> np.ndarray:
+        buf = self._scratch.get((key, shape[0]))
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, np.float32)
+            self._scratch[(key, shape[0])] = buf
+        return buf
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
+        raise NotImplementedError
+
+    def penalty(self) -> float:
+        """This layer's regularization term of the loss."""
+        return 0.0
+
+    def get_config(self) -> Dict[str, Any]:
+        config: Dict[str, Any] = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    def __call__(self, x: Any) -> np.ndarray:
+        x = ops._as_float32(x, "inputs")
+        if not self.built:
+            self.build(x.shape[1:])
+        return self.forward(x, training=False)
+
+
+class InputLayer(Layer):
+    """Declares the per-sample input shape of a model; computes nothing."""
+
+    def __init__(self, shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None):
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("InputLayer needs a shape, e.g. Input(shape=(784,))")
+        super().__init__(name=name, input_shape=shape)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return x
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
+        return grad
+
+
+def Input(shape: Sequence[int], name: Optional[str] = None) -> InputLayer:
+    """The input of a Sequential model: ``models.Sequential([layers.Input((784,)), ...])``."""
+    return InputLayer(shape=shape, name=name)
+
+
+class Dense(Layer):
+    """``activation(x @ kernel + bias)``: kernel of shape (input_dim, units), bias (units,).
+
+    Args:
+        units: positive integer, the output width.
+        activation: name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear') or function; None is linear.
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: initializer names or callables ``f(shape)``.
+        kernel_regularizer: e.g. ``regularizers.l2(0.001)``.
+        input_shape: per-sample input shape, for the first layer of a model.
+
+    Raises:
+        ValueError: bad units, unknown activation or initializer.
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, input_shape: Optional[Sequence[int]] = None,
+                 name: Optional[str] = None):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"units must be a positive integer. Received: units={units!r}")
+        super().__init__(name=name, input_shape=input_shape)
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        initializers.get(kernel_initializer), initializers.get(bias_initializer)  # validate now
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel: Optional[np.ndarray] = None
+        self.bias: Optional[np.ndarray] = None
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def param_specs(self) -> List[Tuple[str, Shape, Any]]:
+        assert self.input_shape is not None
+        specs = [("kernel", (self.input_shape[-1], self.units), self.kernel_initializer)]
+        if self.use_bias:
+            specs.append(("bias", (self.units,), self.bias_initializer))
+        return specs
+
+    def bind(self, params: List[np.ndarray], grads: List[np.ndarray]) -> None:
+        self.kernel, self.d_kernel = params[0], grads[0]
+        if self.use_bias:
+            self.bias, self.d_bias = params[1], grads[1]
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+
+    def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
+        """The layer's output; with ``logits=True`` the pre-activation (for fused losses)."""
+        self._x = x
+        z = self._buffer("z", x.shape[:-1] + (self.units,))
+        ops.matmul(x, self.kernel, out=z)
+        if self.use_bias:
+            ops.add(z, self.bias, out=z)
+        self._y = z if logits else activations.forward(self.activation, z)
+        return self._y
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True, of_logits: bool = False
+                 ) -> Optional[np.ndarray]:
+        """Gradients from dLoss/d(output) (or dLoss/d(logits) with ``of_logits=True``)."""
+        if of_logits or self.activation == "linear":
+            gz = grad
+        else:
+            gz = activations.backward(self.activation, grad, self._y,
+                                      out=self._buffer("gz", grad.shape))
+        x2 = self._x.reshape(-1, self._x.shape[-1])
+        g2 = gz.reshape(-1, self.units)
+        ops.matmul(x2, g2, trans_a=True, out=self.d_kernel)
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer.add_gradient(self.kernel, self.d_kernel)
+        if self.use_bias:
+            ops.sum(g2, axis=0, out=self.d_bias)
+        if not need_input_grad:
+            return None
+        gx = self._buffer("gx", self._x.shape)
+        ops.matmul(gz, self.kernel, trans_b=True, out=gx)
+        return gx
+
+    def penalty(self) -> float:
+        return 0.0 if self.kernel_regularizer is None else self.kernel_regularizer.penalty(self.kernel)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        config.update(units=self.units, activation=self.activation, use_bias=self.use_bias)
+        for key in ("kernel_initializer", "bias_initializer"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                config[key] = value
+        if self.kernel_regularizer is not None:
+            config["kernel_regularizer"] = self.kernel_regularizer.get_config()
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear' or a function)."""
+
+    def __init__(self, activation: Any, name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation = activations.get(activation)
+
+    def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
+        if logits:
+            return x
+        y = self._buffer("y", x.shape)
+        np.copyto(y, x)
+        self._y = activations.forward(self.activation, y)
+        return self._y
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True, of_logits: bool = False
+                 ) -> Optional[np.ndarray]:
+        if of_logits or self.activation == "linear":
+            return grad
+        return activations.backward(self.activation, grad, self._y,
+                                    out=self._buffer("gx", grad.shape))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "activation": self.activation}
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of inputs to 0 during training and scales the rest by
+    1 / (1 - rate) (inverted dropout, as Keras); the identity at inference."""
+
+    def __init__(self, rate: float, name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None):
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1). Received: rate={rate}")
+        super().__init__(name=name, input_shape=input_shape)
+        self.rate = rate
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training and self.rate > 0.0
+        if not self._training:
+            return x
+        mask = self._buffer("mask", x.shape)
+        get_rng().random(out=mask, dtype=np.float32)
+        # mask = (u >= rate) / (1 - rate), without a temporary
+        np.greater_equal(mask, self.rate, out=mask, casting="unsafe")
+        mask *= np.float32(1.0 / (1.0 - self.rate))
+        return ops.multiply(x, mask, out=self._buffer("y", x.shape))
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
+        if not self._training:
+            return grad
+        return ops.multiply(grad, self._scratch[("mask", grad.shape[0])],
+                            out=self._buffer("gx", grad.shape))
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate}
+
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, InputLayer)}

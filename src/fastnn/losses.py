@@ -1,0 +1,156 @@
+"""Losses with Keras' names and formulas. Each takes ``(y_true, y_pred)`` and returns one value
+per sample; a model minimises their mean over the batch.
+
+During training, softmax followed by categorical (or sparse categorical) cross-entropy runs as
+one fused kernel on the logits — loss = logsumexp(z) - z_y, gradient (softmax(z) - y) / n —
+and sigmoid followed by binary cross-entropy uses its stable form on the logits,
+max(z, 0) - z*y + log(1 + exp(-|z|)), gradient (sigmoid(z) - y) / n.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Tuple, Union
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+           "mean_squared_error", "mse", "mean_absolute_error", "mae", "get"]
+
+EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [eps, 1 - eps]
+
+
+def _f32(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def _check_same_shape(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> None:
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{name}: y_true and y_pred must have the same shape; received "
+                         f"{y_true.shape} and {y_pred.shape}")
+
+
+def sparse_labels(y_true: Any, n: int, k: int) -> np.ndarray:
+    """Integer class indices of shape (n,) from (n,) or (n, 1), checked to lie in [0, k)."""
+    y = np.asarray(y_true)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise ValueError(f"sparse labels must have shape ({n},) to match predictions of shape "
+                         f"({n}, {k}); received {np.asarray(y_true).shape}")
+    if y.dtype.kind == "f":
+        if np.any(y != np.round(y)):
+            raise ValueError("sparse labels must be integer class indices; received non-integral values")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"sparse labels must be integers; received dtype {y.dtype}")
+    if n and (y.min() < 0 or y.max() >= k):
+        bad = int(np.flatnonzero((y < 0) | (y >= k))[0])
+        raise ValueError(f"label {int(y[bad])} at index {bad} is out of range [0, {k})")
+    return y.astype(np.int64, copy=False)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """-sum(y_true * log(y_pred)) over the last axis; y_pred are probabilities (rows are
+    renormalised and clipped to [1e-7, 1 - 1e-7], as Keras does)."""
+    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    _check_same_shape(y_true, y_pred, "categorical_crossentropy")
+    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    p = np.clip(p, EPSILON, 1.0 - EPSILON)
+    return -(y_true * np.log(p)).sum(axis=-1)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """-log(y_pred[label]) with integer labels; y_pred rows are probabilities."""
+    y_pred = _f32(y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(f"sparse_categorical_crossentropy expects y_pred of shape (n, k); "
+                         f"received {y_pred.shape}")
+    labels = sparse_labels(y_true, *y_pred.shape)
+    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    p = np.clip(p[np.arange(len(labels)), labels], EPSILON, 1.0 - EPSILON)
+    return -np.log(p)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    """-mean(y log p + (1 - y) log(1 - p)) over the last axis, p clipped to [1e-7, 1 - 1e-7]."""
+    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    _check_same_shape(y_true, y_pred, "binary_crossentropy")
+    p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p)).mean(axis=-1)
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """mean((y_pred - y_true)^2) over the last axis."""
+    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    _check_same_shape(y_true, y_pred, "mean_squared_error")
+    return np.square(ops.subtract(y_pred, y_true)).mean(axis=-1)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """mean(|y_pred - y_true|) over the last axis."""
+    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    _check_same_shape(y_true, y_pred, "mean_absolute_error")
+    return np.abs(ops.subtract(y_pred, y_true)).mean(axis=-1)
+
+
+mse = mean_squared_error
+mae = mean_absolute_error
+
+_BY_NAME: Dict[str, Callable[..., np.ndarray]] = {
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+    "mean_squared_error": mean_squared_error,
+    "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+    "mae": mean_absolute_error,
+}
+
+
+def get(identifier: Union[str, Callable[..., Any]]) -> str:
+    """The canonical name of a loss given by name or function.
+
+    Raises:
+        ValueError: an unknown loss; the message lists the valid names.
+    """
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier].__name__
+    for fn in _BY_NAME.values():
+        if identifier is fn:
+            return fn.__name__
+    raise ValueError(f"Unknown loss: {identifier!r}. Valid losses: {', '.join(sorted(_BY_NAME))}")
+
+
+def mean_and_gradient(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[float, np.ndarray]:
+    """The batch-mean loss and its gradient with respect to y_pred (the unfused path)."""
+    n = max(1, y_pred.shape[0])
+    if name in ("mean_squared_error", "mean_absolute_error", "binary_crossentropy"):
+        if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1]:
+            y_true = y_true[..., None]
+        d = max(1, y_pred.shape[-1] if y_pred.ndim > 1 else 1)
+    per_sample = _BY_NAME[name](y_true, y_pred)
+    loss = float(np.mean(per_sample, dtype=np.float64)) if per_sample.size else float("nan")
+    if name == "mean_squared_error":
+        grad = ops.multiply(ops.subtract(y_pred, y_true), 2.0 / (n * d))
+    elif name == "mean_absolute_error":
+        grad = np.sign(ops.subtract(y_pred, y_true)).astype(np.float32) * np.float32(1.0 / (n * d))
+    elif name == "binary_crossentropy":
+        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        grad = ((p - y_true) / (p * (1.0 - p)) / (n * d)).astype(np.float32)
+    elif name == "categorical_crossentropy":
+        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
+        grad = (-_f32(y_true) / p / n).astype(np.float32)
+    else:  # sparse categorical cross-entropy on probabilities
+        labels = sparse_labels(y_true, *y_pred.shape)
+        grad = np.zeros_like(y_pred)
+        rows = np.arange(len(labels))
+        grad[rows, labels] = -1.0 / np.clip(y_pred[rows, labels], EPSILON, 1.0) / n
+    return loss, grad

@@ -1,0 +1,77 @@
+"""Weight penalties added to the loss: l1 * sum(|w|) + l2 * sum(w^2), as in Keras."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Regularizer", "L1L2", "l1", "l2", "l1_l2", "get"]
+
+
+class Regularizer:
+    """Base class: ``penalty(w)`` is added to the loss, ``add_gradient(w, grad)`` adds its
+    gradient into ``grad`` in place."""
+
+    def penalty(self, w: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+
+class L1L2(Regularizer):
+    """l1 * sum(|w|) + l2 * sum(w^2); gradient l1 * sign(w) + 2 * l2 * w."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0):
+        if l1 < 0 or l2 < 0:
+            raise ValueError(f"Regularization factors must be >= 0. Received: l1={l1}, l2={l2}")
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def penalty(self, w: np.ndarray) -> float:
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(np.abs(w).sum(dtype=np.float64))
+        if self.l2:
+            total += self.l2 * float(np.square(w, dtype=np.float64).sum())
+        return total
+
+    def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
+        if self.l2:
+            ops.add(grad, ops.multiply(w, 2.0 * self.l2), out=grad)
+        if self.l1:
+            ops.add(grad, np.sign(w, dtype=np.float32) * np.float32(self.l1), out=grad)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"l1": self.l1, "l2": self.l2}
+
+
+def l1(l1: float = 0.01) -> L1L2:  # noqa: E743 - Keras' name
+    """Penalty l1 * sum(|w|) (Keras' default factor 0.01)."""
+    return L1L2(l1=l1)
+
+
+def l2(l2: float = 0.01) -> L1L2:
+    """Penalty l2 * sum(w^2) (Keras' default factor 0.01)."""
+    return L1L2(l2=l2)
+
+
+def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
+    """Both penalties (Keras' default factors 0.01)."""
+    return L1L2(l1=l1, l2=l2)
+
+
+def get(identifier: Union[None, str, Regularizer, Dict[str, Any]]) -> Optional[Regularizer]:
+    """A regularizer from None, a name ('l1', 'l2', 'l1_l2'), an instance or a config dict."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return L1L2(**identifier)
+    if isinstance(identifier, str) and identifier in ("l1", "l2", "l1_l2"):
+        return {"l1": l1, "l2": l2, "l1_l2": l1_l2}[identifier]()
+    raise ValueError(f"Unknown regularizer: {identifier!r}. Valid regularizers: l1, l2, l1_l2")
