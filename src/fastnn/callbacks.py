@@ -177,6 +177,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
         self._start = time.perf_counter()
         self._last_draw = 0.0
+        self._tty = sys.stdout.isatty()
         if self.verbose == 1:
             print(f"Epoch {epoch + 1}/{self.epochs}")
             try:
@@ -193,8 +194,10 @@ class ProgressBar(Callback):
             self._tqdm.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()}, refresh=False)
             return
         now = time.perf_counter()
-        if batch + 1 < self.steps and now - self._last_draw < 0.1:
-            return  # redraw at most ten times a second
+        # Redraw at most ten times a second, only on a terminal (a log would keep every frame),
+        # and not for the last batch: on_epoch_end draws the final bar.
+        if batch + 1 >= self.steps or now - self._last_draw < 0.1 or not self._tty:
+            return
         self._last_draw = now
         done = (batch + 1) / self.steps
         bar = "=" * int(done * 30)
@@ -211,7 +214,8 @@ class ProgressBar(Callback):
                 self._tqdm.set_postfix_str(_format_logs(logs or {}))
                 self._tqdm.close()
             else:
-                sys.stdout.write(f"\r{self.steps}/{self.steps} [{'=' * 30}] - {text}\n")
+                start = "\r" if self._tty else ""
+                sys.stdout.write(f"{start}{self.steps}/{self.steps} [{'=' * 30}] - {text}\n")
                 sys.stdout.flush()
         elif self.verbose == 2:
             print(f"Epoch {epoch + 1}/{self.epochs} - {text}")

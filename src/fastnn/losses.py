@@ -146,11 +146,13 @@ def mean_and_gradient(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tupl
         p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
         grad = ((p - y_true) / (p * (1.0 - p)) / (n * d)).astype(np.float32)
     elif name == "categorical_crossentropy":
-        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        grad = (-_f32(y_true) / p / n).astype(np.float32)
+        # L = -sum(y * log(p / sum(p))): the renormalisation adds sum(y) / sum(p).
+        t = _f32(y_true)
+        p = np.clip(y_pred, EPSILON, None)
+        grad = ((-t / p + t.sum(-1, keepdims=True) / y_pred.sum(-1, keepdims=True)) / n).astype(np.float32)
     else:  # sparse categorical cross-entropy on probabilities
         labels = sparse_labels(y_true, *y_pred.shape)
-        grad = np.zeros_like(y_pred)
         rows = np.arange(len(labels))
-        grad[rows, labels] = -1.0 / np.clip(y_pred[rows, labels], EPSILON, 1.0) / n
+        grad = np.broadcast_to(1.0 / y_pred.sum(-1, keepdims=True) / n, y_pred.shape).astype(np.float32)
+        grad[rows, labels] -= 1.0 / np.clip(y_pred[rows, labels], EPSILON, None) / n
     return loss, grad

@@ -490,7 +490,8 @@ def load_model(path: Union[str, os.PathLike], compile: bool = True) -> Sequentia
     if not path.exists():
         raise FileNotFoundError(f"No such model file: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own file object: np.load leaves its handle open when a truncated zip raises.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as archive:
             files = set(archive.files)
             if _CONFIG_KEY not in files:
                 raise ValueError(f"{path} is not a fastnn model file (no model header)")
