@@ -1,12 +1,88 @@
-// The element-wise inner loops compiled for AVX2+FMA (chosen at run time by elementwise.cpp).
+// The element-wise inner loops compiled for AVX2+FMA (chosen at run time by elementwise.cpp),
+// with exp and sigmoid vectorised by hand (the C library's expf is one element at a time).
 #include "elementwise.h"
 
+#include <immintrin.h>
 #include <math.h>
 
 namespace fastnn {
 
 #include "elementwise_loops.inc"
 
-const ElementwiseLoops& elementwise_loops_avx2() { return loops_of_this_unit; }
+namespace {
+
+// e^x for x in [-87, 88] (no overflow, no denormal results): x = n ln2 + r with |r| <= ln2 / 2
+// (Cody-Waite: ln2 split in two so n ln2 is exact), e^r = 1 + r + r^2 P(r) with Cephes' expf
+// minimax polynomial, then 2^n added into the exponent bits. Within 1-2 ulp of expf.
+inline __m256 exp_in_range(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 r2 = _mm256_mul_ps(r, r);
+    const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
+    const __m256i scale = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(er), scale));
+}
+
+// True when every lane lies in [lo, hi] (NaN lanes compare false).
+inline bool all_in(__m256 x, float lo, float hi) {
+    const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_GE_OQ),
+                                    _mm256_cmp_ps(x, _mm256_set1_ps(hi), _CMP_LE_OQ));
+    return _mm256_movemask_ps(ok) == 0xFF;
+}
+
+// Vectors of 8 where every lane is in range; anything else (the tail, extremes, NaN) goes
+// through the scalar function, so special values match the C library exactly.
+template <class Vec, class Scalar>
+void map_contiguous(float* out, const float* x, int64_t n, float lo, float hi, Vec vec, Scalar scalar) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        if (all_in(v, lo, hi)) {
+            _mm256_storeu_ps(out + i, vec(v));
+        } else {
+            for (int j = 0; j < 8; ++j) out[i + j] = scalar(x[i + j]);
+        }
+    }
+    for (; i < n; ++i) out[i] = scalar(x[i]);
+}
+
+void exp_loop(float* out, const float* x, int64_t sx, int64_t n) {
+    if (sx != 1) return unary_loop<OpExp>(out, x, sx, n);
+    map_contiguous(out, x, n, -87.0f, 88.0f, exp_in_range, OpExp::f);
+}
+
+// sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, i.e. with e = e^-|x|:
+// s = 1 / (1 + e), and e * s for negative x. |x| <= 87 keeps e normal; beyond, the scalar path.
+void sigmoid_loop(float* out, const float* x, int64_t sx, int64_t n) {
+    if (sx != 1) return unary_loop<OpSigmoid>(out, x, sx, n);
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    map_contiguous(out, x, n, -87.0f, 87.0f, [&](__m256 v) {
+        const __m256 e = exp_in_range(_mm256_or_ps(v, sign_mask));  // e^-|x|
+        const __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        return _mm256_blendv_ps(s, _mm256_mul_ps(e, s), negative);
+    }, OpSigmoid::f);
+}
+
+ElementwiseLoops make_avx2_loops() {
+    ElementwiseLoops loops = loops_of_this_unit;
+    loops.unary[static_cast<int>(UnaryOp::exp)] = exp_loop;
+    loops.unary[static_cast<int>(UnaryOp::sigmoid)] = sigmoid_loop;
+    return loops;
+}
+
+const ElementwiseLoops avx2_loops = make_avx2_loops();
+
+}  // namespace
+
+const ElementwiseLoops& elementwise_loops_avx2() { return avx2_loops; }
 
 }  // namespace fastnn
