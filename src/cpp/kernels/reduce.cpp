@@ -2,42 +2,31 @@
 #include "reduce.h"
 
 #include "config.h"
+#include "cpu.h"
 #include "threadpool.h"
 
 namespace fastnn {
 
+#include "reduce_loops.inc"
+
+const ReduceLoops& reduce_loops_generic() { return loops_of_this_unit; }
+
 namespace {
 
-constexpr int64_t INNER_BLOCK = 256;  // columns summed together, their accumulators on the stack
-
-// Sum of n contiguous floats; four double accumulators in a fixed pattern.
-double sum_contiguous(const float* x, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i];
-        s1 += x[i + 1];
-        s2 += x[i + 2];
-        s3 += x[i + 3];
-    }
-    for (; i < n; ++i) s0 += x[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-// Columns [i0, i0 + w) of one outer slice: rows added in order, vectorised along the columns.
-void sum_columns(float* out, const float* x, int64_t reduced, int64_t inner, int64_t i0, int64_t w) {
-    double acc[INNER_BLOCK];
-    for (int64_t i = 0; i < w; ++i) acc[i] = 0.0;
-    for (int64_t r = 0; r < reduced; ++r) {
-        const float* row = x + r * inner + i0;
-        for (int64_t i = 0; i < w; ++i) acc[i] += row[i];
-    }
-    for (int64_t i = 0; i < w; ++i) out[i0 + i] = static_cast<float>(acc[i]);
+const ReduceLoops& chosen() {
+#ifdef FASTNN_HAVE_AVX2
+    if (active_arch() >= Arch::avx2) return reduce_loops_avx2();
+#endif
+    return reduce_loops_generic();
 }
 
 }  // namespace
 
 void sum_forward(float* out, const float* x, int64_t outer, int64_t reduced, int64_t inner) {
+    static const ReduceLoops& loops = chosen();
+    const auto sum_contiguous = loops.contiguous;
+    const auto sum_columns = loops.columns;
+    constexpr int64_t INNER_BLOCK = REDUCE_INNER_BLOCK;
     if (inner == 1) {
         if (outer == 1) {
             // One long sum: fixed chunks summed in parallel, then the partial sums in order.
