@@ -51,6 +51,15 @@ def sparse_labels(y_true: Any, n: int, k: int) -> np.ndarray:
     return y.astype(np.int64, copy=False)
 
 
+def _aligned(y_true: Any, y_pred: Any, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """float32 (y_true, y_pred) of one shape; targets of shape (n,) meet predictions (n, 1)."""
+    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    _check_same_shape(y_true, y_pred, name)
+    return y_true, y_pred
+
+
 def categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
     """-sum(y_true * log(y_pred)) over the last axis; y_pred are probabilities (rows are
     renormalised and clipped to [1e-7, 1 - 1e-7], as Keras does)."""
@@ -75,29 +84,20 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 def binary_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
     """-mean(y log p + (1 - y) log(1 - p)) over the last axis, p clipped to [1e-7, 1 - 1e-7]."""
-    y_true, y_pred = _f32(y_true), _f32(y_pred)
-    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
-    _check_same_shape(y_true, y_pred, "binary_crossentropy")
+    y_true, y_pred = _aligned(y_true, y_pred, "binary_crossentropy")
     p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
     return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p)).mean(axis=-1)
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
     """mean((y_pred - y_true)^2) over the last axis."""
-    y_true, y_pred = _f32(y_true), _f32(y_pred)
-    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
-    _check_same_shape(y_true, y_pred, "mean_squared_error")
+    y_true, y_pred = _aligned(y_true, y_pred, "mean_squared_error")
     return np.square(ops.subtract(y_pred, y_true)).mean(axis=-1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
     """mean(|y_pred - y_true|) over the last axis."""
-    y_true, y_pred = _f32(y_true), _f32(y_pred)
-    if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
-    _check_same_shape(y_true, y_pred, "mean_absolute_error")
+    y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_error")
     return np.abs(ops.subtract(y_pred, y_true)).mean(axis=-1)
 
 

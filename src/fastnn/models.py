@@ -17,7 +17,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import initializers, losses, metrics as metrics_module, ops, optimizers
-from .layers import LAYER_CLASSES, Dense, InputLayer, Layer
+from .layers import LAYER_CLASSES, InputLayer, Layer
 from .utils import get_rng
 
 __all__ = ["Sequential", "load_model"]
@@ -103,7 +103,7 @@ class Sequential:
         offset = 0
         for layer, layer_specs in specs:
             views, grads = [], []
-            for _, s, init in layer_specs:
+            for _, s, _init in layer_specs:
                 n = int(np.prod(s))
                 views.append(self._params[offset:offset + n].reshape(s))
                 grads.append(self._grads[offset:offset + n].reshape(s))

@@ -21,16 +21,5 @@ namespace fastnn {
 #define VSET1(x) _mm512_set1_ps(x)
 #define UKERNEL_NAME sgemm_avx512_6x32
 #include "gemm_ukernel_6xn.inc"
-#undef VEC
-#undef VW
-#undef VZERO
-#undef VLOAD
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VMUL
-#undef VSET1
-#undef UKERNEL_NAME
 
 }  // namespace fastnn

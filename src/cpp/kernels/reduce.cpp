@@ -52,16 +52,9 @@ void sum_forward(float* out, const float* x, int64_t outer, int64_t reduced, int
             out[0] = static_cast<float>(total);
             return;
         }
-        auto rows = [&](int64_t o0, int64_t o1) {
+        parallel_rows(outer, reduced, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN,
+                      [&](int64_t o0, int64_t o1) {
             for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<float>(sum_contiguous(x + o * reduced, reduced));
-        };
-        if (outer * reduced < ELEMENTWISE_PARALLEL_MIN) {
-            rows(0, outer);
-            return;
-        }
-        const int64_t per = ELEMENTWISE_CHUNK / (reduced > 0 ? reduced : 1) + 1;
-        parallel_for((outer + per - 1) / per, [&](int64_t t) {
-            rows(t * per, (t + 1) * per < outer ? (t + 1) * per : outer);
         });
         return;
     }

@@ -10,23 +10,23 @@ namespace fastnn {
 
 namespace {
 
-// Rows [r0, r1) of work, in fixed blocks over the pool when the array is large.
-template <class Rows>
-void for_rows(int64_t N, int64_t K, Rows rows) {
-    if (N * K < ELEMENTWISE_PARALLEL_MIN) {
-        rows(0, N);
-        return;
-    }
-    const int64_t per = ELEMENTWISE_CHUNK / (K > 0 ? K : 1) + 1;
-    parallel_for((N + per - 1) / per, [&](int64_t t) {
-        rows(t * per, (t + 1) * per < N ? (t + 1) * per : N);
-    });
-}
-
-float row_max(const float* z, int64_t K) {
+// e[k] = exp(z[k] - max(z)) for one row; returns the sum of e (in double) and the max. With the
+// max subtracted nothing overflows and the largest term is 1.
+double exp_shifted(float* e, const float* z, int64_t K, float* max_out) {
     float m = z[0];
     for (int64_t k = 1; k < K; ++k) m = z[k] > m ? z[k] : m;
-    return m;
+    double total = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+        e[k] = expf(z[k] - m);
+        total += e[k];
+    }
+    *max_out = m;
+    return total;
+}
+
+template <class Rows>
+void for_rows(int64_t N, int64_t K, Rows rows) {
+    parallel_rows(N, K, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, rows);
 }
 
 }  // namespace
@@ -35,14 +35,9 @@ void softmax_forward(float* y, const float* x, int64_t N, int64_t K) {
     if (K <= 0) return;
     for_rows(N, K, [&](int64_t r0, int64_t r1) {
         for (int64_t n = r0; n < r1; ++n) {
-            const float* xn = x + n * K;
             float* yn = y + n * K;
-            const float m = row_max(xn, K);
-            double total = 0.0;
-            for (int64_t k = 0; k < K; ++k) {
-                yn[k] = expf(xn[k] - m);  // subtracting the max: no overflow, largest term 1
-                total += yn[k];
-            }
+            float m;
+            const double total = exp_shifted(yn, x + n * K, K, &m);
             const float scale = static_cast<float>(1.0 / total);
             for (int64_t k = 0; k < K; ++k) yn[k] *= scale;
         }
@@ -57,12 +52,8 @@ double softmax_xent_forward(float* grad, double* row_loss, const float* z, const
         for (int64_t n = r0; n < r1; ++n) {
             const float* zn = z + n * K;
             float* gn = grad + n * K;
-            const float m = row_max(zn, K);
-            double total = 0.0;
-            for (int64_t k = 0; k < K; ++k) {
-                gn[k] = expf(zn[k] - m);
-                total += gn[k];
-            }
+            float m;
+            const double total = exp_shifted(gn, zn, K, &m);
             const double lse = m + log(total);
             const float scale = static_cast<float>(1.0 / total);
             if (labels) {

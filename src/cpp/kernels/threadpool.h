@@ -12,6 +12,21 @@ namespace fastnn {
 // thread runs them: scratch memory is thread_local, so results never depend on the thread count.
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn);
 
+// fn(r0, r1) over [0, rows) in blocks of about `chunk` elements (rows of `row_size` each): on
+// the calling thread below `parallel_min` elements, else spread over the pool. The blocks depend
+// only on the sizes, never on the thread count.
+template <class Fn>
+void parallel_rows(int64_t rows, int64_t row_size, int64_t chunk, int64_t parallel_min, Fn fn) {
+    if (rows * row_size < parallel_min) {
+        fn(int64_t{0}, rows);
+        return;
+    }
+    const int64_t per = chunk / (row_size > 0 ? row_size : 1) + 1;
+    parallel_for((rows + per - 1) / per, [&](int64_t t) {
+        fn(t * per, (t + 1) * per < rows ? (t + 1) * per : rows);
+    });
+}
+
 int get_num_threads();
 // n >= 1. Waits for a running job to finish, then resizes the pool.
 void set_num_threads(int n);
