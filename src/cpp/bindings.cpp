@@ -3,15 +3,22 @@
 // the checks here are the last line of defence against memory errors when _C is called directly.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/memory.h"
+#include "kernels/mlp.h"
 #include "kernels/optim.h"
+#include "kernels/peak.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax_xent.h"
 #include "kernels/threadpool.h"
@@ -362,6 +369,155 @@ void adam_update_binding(py::array& param, const py::array& grad, py::array& m, 
                 static_cast<float>(1.0 - beta_2), static_cast<float>(epsilon));
 }
 
+// A dense stack over the model's flat parameter and gradient buffers (kept alive here), with
+// the scratch of fastnn::Mlp. One call at a time per object: the scratch is shared.
+class MlpBinding {
+public:
+    // layers: (in, out, kernel offset, bias offset or -1, activation: a UnaryOp code or -1).
+    MlpBinding(py::array params, py::array grads,
+               const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int>>& layers,
+               int loss)
+        : params_(std::move(params)), grads_(std::move(grads)) {
+        float* p = flat_ptr(params_, "params");
+        float* g = flat_ptr(grads_, "grads");
+        const int64_t n = params_.size();
+        if (grads_.size() != n) throw py::value_error("params and grads differ in size");
+        if (loss < 0 || loss >= static_cast<int>(MlpLoss::count)) throw py::value_error("unknown loss code");
+        std::vector<DenseLayer> dense;
+        for (const auto& [in, out, w_off, b_off, act] : layers) {
+            if (in <= 0 || out <= 0 || w_off < 0 || w_off + in * out > n ||
+                (b_off != -1 && (b_off < 0 || b_off + out > n)))
+                throw py::value_error("a layer's parameters fall outside the flat buffer");
+            if (act < -1 || act > static_cast<int>(UnaryOp::tanh))
+                throw py::value_error("unknown activation code");
+            dense.push_back({in, out, p + w_off, b_off < 0 ? nullptr : p + b_off, g + w_off,
+                             b_off < 0 ? nullptr : g + b_off,
+                             act < 0 ? UnaryOp::count : static_cast<UnaryOp>(act)});
+        }
+        mlp_ = std::make_unique<Mlp>(std::move(dense), static_cast<MlpLoss>(loss));
+        in_ = std::get<0>(layers.front());
+        out_ = std::get<1>(layers.back());
+    }
+
+    // (summed loss, correct predictions) of one step on rows `rows` of x; then the optimizer
+    // update of kind `opt` (an OptimizerKind code) with hyper-parameters h:
+    //   sgd (lr, momentum), rmsprop (lr, rho, momentum, epsilon), adagrad (lr, epsilon),
+    //   adam (lr, beta_1, beta_2, epsilon) at the 1-based `step`.
+    std::pair<double, int64_t> train_step(const py::array& x, const py::array& rows,
+                                          const py::object& labels, const py::object& targets,
+                                          int opt, const py::object& slot0, const py::object& slot1,
+                                          const std::vector<double>& h, int64_t step, bool nesterov) {
+        const Strided2D X = rows_of(x, "x", in_);
+        if (!py::isinstance<py::array_t<int64_t>>(rows) || rows.ndim() != 1 ||
+            !(rows.flags() & py::array::c_style))
+            throw py::type_error("rows must be a 1-d C-contiguous int64 array");
+        const int64_t* r = static_cast<const int64_t*>(rows.data());
+        const int64_t* lab = nullptr;
+        Strided2D T{nullptr, 0, 0, 0, 0};
+        if (labels.is_none() == targets.is_none()) throw py::value_error("give labels or targets");
+        if (!labels.is_none()) {
+            py::array l = py::reinterpret_borrow<py::array>(labels);
+            if (!py::isinstance<py::array_t<int64_t>>(labels) || l.ndim() != 1 ||
+                !(l.flags() & py::array::c_style) || l.shape(0) != X.rows)
+                throw py::type_error("labels must be a 1-d C-contiguous int64 array, one per row of x");
+            lab = static_cast<const int64_t*>(l.data());
+        } else {
+            T = rows_of(py::reinterpret_borrow<py::array>(targets), "targets", out_);
+            if (T.rows != X.rows) throw py::value_error("targets and x differ in length");
+        }
+        OptimizerStep o = optimizer_step(opt, slot0, slot1, h, step, nesterov);
+        const int64_t B = rows.shape(0);
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        const MlpStepResult res = mlp_->train_step(X.data, X.rows, X.rs, r, B, lab, T.data, T.rs, o);
+        return {res.loss_sum, res.correct};
+    }
+
+    void predict(const py::array& x, py::array& out) {
+        const Strided2D X = rows_of(x, "x", in_);
+        float* o = output_ptr(out, {X.rows, out_}, "out");
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        mlp_->predict(X.data, X.rows, X.rs, o);
+    }
+
+private:
+    static float* flat_ptr(py::array& a, const char* name) {
+        require_float32(a, name);
+        if (a.ndim() != 1 || !(a.flags() & py::array::c_style) || !a.writeable())
+            throw py::value_error(std::string(name) + " must be a writeable 1-d C-contiguous array");
+        return static_cast<float*>(a.mutable_data());
+    }
+
+    // A float32 2-d array whose rows are contiguous and `width` wide.
+    static Strided2D rows_of(const py::array& a, const char* name, int64_t width) {
+        Strided2D s = strided_2d(a, name);
+        if (s.cols != width || (s.cs != 1 && s.cols > 1) || s.rs < width)
+            throw py::value_error(std::string(name) + " must have " + std::to_string(width) +
+                                  " contiguous columns, got shape " + shape_str(a));
+        return s;
+    }
+
+    OptimizerStep optimizer_step(int kind, const py::object& slot0, const py::object& slot1,
+                                 const std::vector<double>& h, int64_t step, bool nesterov) {
+        OptimizerStep o{};
+        o.kind = static_cast<OptimizerKind>(kind);
+        o.param = static_cast<float*>(params_.mutable_data());
+        o.grad = static_cast<const float*>(grads_.data());
+        o.n = params_.size();
+        o.nesterov = nesterov;
+        auto need = [&](size_t count) {
+            if (h.size() != count) throw py::value_error("wrong number of optimizer hyper-parameters");
+        };
+        switch (o.kind) {
+            case OptimizerKind::sgd:
+                need(2);
+                o.slot0 = optional_slot_ptr(slot0, params_, "velocity", h[1] != 0.0, "when momentum != 0");
+                if (h[1] == 0.0) o.slot0 = nullptr;
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                break;
+            case OptimizerKind::rmsprop:
+                need(4);
+                o.slot0 = optional_slot_ptr(slot0, params_, "velocity", true, "");
+                o.slot1 = optional_slot_ptr(slot1, params_, "momentum_buffer", h[2] > 0.0, "when momentum > 0");
+                if (!(h[2] > 0.0)) o.slot1 = nullptr;
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                o.h[2] = static_cast<float>(1.0 - h[1]);
+                o.h[3] = static_cast<float>(h[2]);
+                o.h[4] = static_cast<float>(h[3]);
+                break;
+            case OptimizerKind::adagrad:
+                need(2);
+                o.slot0 = optional_slot_ptr(slot0, params_, "accumulator", true, "");
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                break;
+            case OptimizerKind::adam:
+                need(4);
+                if (step < 1) throw py::value_error("step must be >= 1");
+                o.slot0 = optional_slot_ptr(slot0, params_, "m", true, "");
+                o.slot1 = optional_slot_ptr(slot1, params_, "v", true, "");
+                o.h[0] = static_cast<float>(adam_step_size(h[0], h[1], h[2], step));
+                o.h[1] = static_cast<float>(1.0 - h[1]);
+                o.h[2] = static_cast<float>(1.0 - h[2]);
+                o.h[3] = static_cast<float>(h[3]);
+                break;
+            default:
+                throw py::value_error("unknown optimizer code");
+        }
+        require_disjoint(o.n, {{o.param, "params"}, {o.grad, "grads"}, {o.slot0, "slot 0"},
+                               {o.slot1, "slot 1"}});
+        return o;
+    }
+
+    py::array params_, grads_;
+    std::unique_ptr<Mlp> mlp_;
+    int64_t in_ = 0, out_ = 0;
+    std::mutex mutex_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -376,6 +532,11 @@ PYBIND11_MODULE(_C, m) {
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<py::gil_scoped_release>());
     m.def("available_cpus", &available_cpus);
+    m.def("measure_peak_flops", &measure_peak_flops, py::arg("seconds") = 1.0,
+          py::call_guard<py::gil_scoped_release>(),
+          "float32 flop/s of FMA loops on every pool thread, widest vectors the CPU has");
+    m.def("allocation_count", &allocation_count,
+          "Scratch buffers the kernels have allocated so far (tests check a warm step adds none).");
     m.attr("compiler") = FASTNN_COMPILER;
     m.attr("base_flags") = FASTNN_BASE_FLAGS;
     m.attr("simd_flags") = FASTNN_SIMD_FLAGS;
@@ -434,4 +595,16 @@ PYBIND11_MODULE(_C, m) {
           "beta_1^step) (double); m += (grad - m) * (1 - beta_1); v += (grad^2 - v) * (1 - "
           "beta_2); param -= m * alpha / (sqrt(v) + epsilon). Buffers written must not share "
           "memory (ValueError); a grad sharing memory with one is copied first.");
+
+    // ---- dense stacks ----
+    py::class_<MlpBinding>(m, "Mlp",
+                           "A stack of dense layers over flat parameter and gradient buffers: one "
+                           "call per training step (gather, forward, loss, backward, update).")
+        .def(py::init<py::array, py::array,
+                      const std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int>>&, int>(),
+             py::arg("params"), py::arg("grads"), py::arg("layers"), py::arg("loss"))
+        .def("train_step", &MlpBinding::train_step, py::arg("x"), py::arg("rows"),
+             py::arg("labels"), py::arg("targets"), py::arg("optimizer"), py::arg("slot0"),
+             py::arg("slot1"), py::arg("hyper"), py::arg("step"), py::arg("nesterov"))
+        .def("predict", &MlpBinding::predict, py::arg("x"), py::arg("out"));
 }

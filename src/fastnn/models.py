@@ -17,7 +17,8 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import initializers, losses, metrics as metrics_module, ops, optimizers
-from .layers import LAYER_CLASSES, InputLayer, Layer
+from . import _C
+from .layers import LAYER_CLASSES, Dense, Dropout, InputLayer, Layer
 from .utils import get_rng
 
 __all__ = ["Sequential", "load_model"]
@@ -60,6 +61,10 @@ class Sequential:
         self.optimizer: Optional[optimizers.Optimizer] = None
         self.loss: Optional[str] = None
         self._metric_ids: List[Any] = []
+        # fit's training step and predict run as one C++ call per batch when every layer allows
+        # it (Dense layers, built-in optimizers, no regularizers); False runs them layer by layer.
+        self.fused_step = True
+        self._mlp: Dict[int, Any] = {}
         for layer in layers or []:
             self.add(layer)
 
@@ -112,6 +117,7 @@ class Sequential:
             for view, (_, s, init), value in zip(views, layer_specs, previous or [None] * len(views)):
                 view[...] = value if value is not None and value.shape == s else initializers.get(init)(s)
             layer.bind(views, grads)
+        self._mlp = {}
         self.built = True
         if self.optimizer is not None:
             self.optimizer.build(total)
@@ -154,6 +160,47 @@ class Sequential:
         if activation == "sigmoid" and self.loss == "binary_crossentropy":
             return "sigmoid_bce"
         return None
+
+    # ---- the fused path ------------------------------------------------------------------
+    _OUTPUT_LOSS = {"softmax": 0, "sigmoid": 1, "linear": 2}  # fastnn::MlpLoss codes
+    _LOSS_OF_OUTPUT = {"softmax": ("categorical_crossentropy", "sparse_categorical_crossentropy"),
+                       "sigmoid": ("binary_crossentropy",), "linear": ("mean_squared_error",)}
+    _HIDDEN_ACT = {"relu": 0, "sigmoid": 1, "tanh": 2, "linear": -1}  # fastnn::UnaryOp codes
+
+    def _fused_mlp(self, training: bool) -> Optional[Any]:
+        """The compiled dense stack (``fastnn._C.Mlp``) for this model, or None when a layer, the
+        loss (training) or the optimizer (training) needs the layer-by-layer path."""
+        if not (self.fused_step and self.built):
+            return None
+        dense = [layer for layer in self.layers
+                 if not isinstance(layer, InputLayer) and not (isinstance(layer, Dropout) and
+                                                                (layer.rate == 0.0 or not training))]
+        if not dense or not all(isinstance(d, Dense) and d.kernel_regularizer is None for d in dense):
+            return None
+        out_act = dense[-1].activation
+        if out_act not in self._OUTPUT_LOSS or any(d.activation not in self._HIDDEN_ACT for d in dense[:-1]):
+            return None
+        if training and (self.loss not in self._LOSS_OF_OUTPUT[out_act] or
+                         type(self.optimizer) not in (optimizers.SGD, optimizers.RMSprop,
+                                                      optimizers.Adagrad, optimizers.Adam)):
+            return None
+        code = self._OUTPUT_LOSS[out_act]
+        if code not in self._mlp:
+            base = self._params.ctypes.data
+
+            def offset(a: Optional[np.ndarray]) -> int:
+                return -1 if a is None else (a.ctypes.data - base) // 4
+
+            specs = [(d.kernel.shape[0], d.units, offset(d.kernel), offset(d.bias if d.use_bias else None),
+                      self._HIDDEN_ACT.get(d.activation, -1)) for d in dense]
+            self._mlp[code] = _C.Mlp(self._params, self._grads, specs, code)
+        return self._mlp[code]
+
+    def _fused_targets(self, y: np.ndarray) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """(integer labels, None) or (None, float32 target rows) for the fused step."""
+        if self.loss == "sparse_categorical_crossentropy":
+            return np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64), None
+        return None, np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float32)
 
     def _metric_fns(self, y: np.ndarray) -> List[Tuple[str, Callable[..., np.ndarray]]]:
         width = int(self.layers[-1].output_shape[-1]) if self.layers[-1].output_shape else 1
@@ -303,6 +350,14 @@ class Sequential:
         x_buf = {b: np.empty((b,) + x.shape[1:], np.float32) for b in {min(batch_size, n), n - (steps - 1) * batch_size}}
         y_buf = {b: np.empty((b,) + y.shape[1:], y.dtype) for b in x_buf}
         rng = get_rng()
+        mlp = self._fused_mlp(training=True) if x.ndim == 2 else None
+        if mlp is not None:
+            labels, targets = self._fused_targets(y)
+            # The fused step counts correct predictions itself; other metrics need the layers.
+            if not all(fn in (metrics_module.categorical_accuracy,
+                              metrics_module.sparse_categorical_accuracy) and self._OUTPUT_LOSS.get(
+                                  self.layers[-1].activation) == 0 for _, fn in metric_fns):
+                mlp = None
         self.stop_training = False
         for cb in cbs:
             cb.on_train_begin()
@@ -315,12 +370,18 @@ class Sequential:
             logs: Dict[str, float] = {}
             for step in range(steps):
                 rows = order[step * batch_size:(step + 1) * batch_size]
-                xb = np.take(x, rows, axis=0, out=x_buf[len(rows)])
-                yb = np.take(y, rows, axis=0, out=y_buf[len(rows)])
-                loss, pred = self.train_on_batch(xb, yb)
-                totals[0] += loss * len(rows)
-                for j, (_, fn) in enumerate(metric_fns):
-                    totals[1 + j] += float(np.sum(fn(yb, pred), dtype=np.float64))
+                if mlp is not None:
+                    loss_sum, correct = mlp.train_step(
+                        x, rows, labels, targets, *self.optimizer._begin_fused_step(self._params.size))
+                    totals[0] += loss_sum
+                    totals[1:] += correct
+                else:
+                    xb = np.take(x, rows, axis=0, out=x_buf[len(rows)])
+                    yb = np.take(y, rows, axis=0, out=y_buf[len(rows)])
+                    loss, pred = self.train_on_batch(xb, yb)
+                    totals[0] += loss * len(rows)
+                    for j, (_, fn) in enumerate(metric_fns):
+                        totals[1 + j] += float(np.sum(fn(yb, pred), dtype=np.float64))
                 seen += len(rows)
                 logs = {"loss": totals[0] / seen,
                         **{name: totals[1 + j] / seen for j, (name, _) in enumerate(metric_fns)}}
@@ -389,6 +450,11 @@ class Sequential:
             self.build((None,) + x.shape[1:])
         self._check_data(x, None, "predict")
         out = np.empty((len(x),) + tuple(self.layers[-1].output_shape), np.float32)
+        mlp = self._fused_mlp(training=False) if x.ndim == 2 else None
+        if mlp is not None:
+            # Rows are independent, so the whole array goes in one call (processed in blocks).
+            mlp.predict(x, out)
+            return out
         for start in range(0, len(x), batch_size):
             out[start:start + batch_size] = self._forward(x[start:start + batch_size],
                                                           training=False, logits=False)

@@ -4,7 +4,7 @@ float32 arrays), so a step costs one kernel call whatever the number of layers."
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -48,6 +48,18 @@ class Optimizer:
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         raise NotImplementedError
 
+    # The fused training step (fastnn._C.Mlp) runs the built-in optimizers' updates itself, from:
+    # (kind code, slot 0, slot 1, hyper-parameters, 1-based step, nesterov), each kind's
+    # hyper-parameters as the ops.*_update function of the same name takes them.
+    def _kernel_args(self) -> Tuple[int, Optional[np.ndarray], Optional[np.ndarray], List[float], int, bool]:
+        raise NotImplementedError
+
+    def _begin_fused_step(self, n: int) -> Tuple[int, Optional[np.ndarray], Optional[np.ndarray], List[float], int, bool]:
+        """Counts one step for n parameters and returns the fused step's update arguments."""
+        self.build(n)
+        self.iterations += 1
+        return self._kernel_args()
+
     def get_config(self) -> Dict[str, Any]:
         return {"learning_rate": self.learning_rate}
 
@@ -70,6 +82,10 @@ class SGD(Optimizer):
 
     def _build_slots(self, n: int) -> None:
         self.velocity = np.zeros(n, np.float32) if self.momentum else None
+
+    def _kernel_args(self):  # type: ignore[no-untyped-def]
+        return (0, self.velocity, None, [self.learning_rate, self.momentum], self.iterations,
+                self.nesterov)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         ops.sgd_update(params, grads, self.velocity, learning_rate=self.learning_rate,
@@ -95,6 +111,10 @@ class RMSprop(Optimizer):
     def _build_slots(self, n: int) -> None:
         self.velocity = np.zeros(n, np.float32)
         self.momentum_buffer = np.zeros(n, np.float32) if self.momentum else None
+
+    def _kernel_args(self):  # type: ignore[no-untyped-def]
+        return (1, self.velocity, self.momentum_buffer,
+                [self.learning_rate, self.rho, self.momentum, self.epsilon], self.iterations, False)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         ops.rmsprop_update(params, grads, self.velocity, self.momentum_buffer,
@@ -122,6 +142,9 @@ class Adagrad(Optimizer):
     def _build_slots(self, n: int) -> None:
         self.accumulator = np.full(n, self.initial_accumulator_value, np.float32)
 
+    def _kernel_args(self):  # type: ignore[no-untyped-def]
+        return (2, self.accumulator, None, [self.learning_rate, self.epsilon], self.iterations, False)
+
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         ops.adagrad_update(params, grads, self.accumulator, learning_rate=self.learning_rate,
                            epsilon=self.epsilon)
@@ -147,6 +170,10 @@ class Adam(Optimizer):
     def _build_slots(self, n: int) -> None:
         self.m = np.zeros(n, np.float32)
         self.v = np.zeros(n, np.float32)
+
+    def _kernel_args(self):  # type: ignore[no-untyped-def]
+        return (3, self.m, self.v, [self.learning_rate, self.beta_1, self.beta_2, self.epsilon],
+                self.iterations, False)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         ops.adam_update(params, grads, self.m, self.v, step=self.iterations,

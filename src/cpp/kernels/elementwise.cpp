@@ -14,14 +14,14 @@ namespace fastnn {
 
 const ElementwiseLoops& elementwise_loops_generic() { return loops_of_this_unit; }
 
-namespace {
-
-const ElementwiseLoops& chosen_loops() {
+const ElementwiseLoops& elementwise_loops() {
 #ifdef FASTNN_HAVE_AVX2
     if (active_arch() >= Arch::avx2) return elementwise_loops_avx2();
 #endif
     return elementwise_loops_generic();
 }
+
+namespace {
 
 // Calls run(out, a, b, n) for every inner run of elements in the flat output range
 // [begin, end): the innermost dimension, clipped to the range.
@@ -85,7 +85,7 @@ void for_chunks(const BroadcastPlan& p, float* out, const float* a, const float*
 
 void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
                     const BroadcastPlan& plan) {
-    static const ElementwiseLoops& loops = chosen_loops();
+    static const ElementwiseLoops& loops = elementwise_loops();
     const binary_loop_fn fn = loops.binary[static_cast<int>(op)];
     const int64_t sa = plan.stride[0][plan.ndim - 1], sb = plan.stride[1][plan.ndim - 1];
     for_chunks(plan, out, a, b, [&](float* o, const float* x, const float* y, int64_t n) {
@@ -94,7 +94,7 @@ void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
 }
 
 void unary_forward(UnaryOp op, float* out, const float* x, const BroadcastPlan& plan) {
-    static const ElementwiseLoops& loops = chosen_loops();
+    static const ElementwiseLoops& loops = elementwise_loops();
     const unary_loop_fn fn = loops.unary[static_cast<int>(op)];
     const int64_t sx = plan.stride[0][plan.ndim - 1];
     for_chunks(plan, out, x, x, [&](float* o, const float* v, const float*, int64_t n) {

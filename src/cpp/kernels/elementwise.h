@@ -30,6 +30,8 @@ struct ElementwiseLoops {
     binary_loop_fn binary[static_cast<int>(BinaryOp::count)];
     unary_loop_fn unary[static_cast<int>(UnaryOp::count)];
 };
+// The loops of the kernel path this process runs (for kernels that fuse element-wise work).
+const ElementwiseLoops& elementwise_loops();
 const ElementwiseLoops& elementwise_loops_generic();
 #ifdef FASTNN_HAVE_AVX2
 const ElementwiseLoops& elementwise_loops_avx2();

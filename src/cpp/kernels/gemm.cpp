@@ -1,12 +1,12 @@
 // The GEMM driver: BLIS's loops around the micro-kernel, per-thread packing buffers, threading.
 #include "gemm.h"
 
-#include <cstdlib>
 #include <cstring>
 
 #include "config.h"
 #include "cpu.h"
 #include "gemm_kernels.h"
+#include "memory.h"
 #include "threadpool.h"
 
 namespace fastnn {
@@ -25,31 +25,34 @@ struct Operands {
     const float* B; int64_t rsb, csb;
     float beta;
     float* C; int64_t ldc;
+    const GemmEpilogue* ep;
 };
+
+// The epilogue over rows [m0, m1) and columns [n0, n1) of C, one row segment at a time.
+void apply_epilogue(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const GemmEpilogue* ep = op.ep;
+    if (!ep) return;
+    static const ElementwiseLoops& loops = elementwise_loops();
+    const int64_t n = n1 - n0;
+    for (int64_t i = m0; i < m1; ++i) {
+        float* c = op.C + i * op.ldc + n0;
+        if (ep->bias) loops.binary[static_cast<int>(BinaryOp::add)](c, c, 1, ep->bias + n0, 1, n);
+        if (ep->act != UnaryOp::count) loops.unary[static_cast<int>(ep->act)](c, c, 1, n);
+        if (ep->act_grad != BinaryOp::count)
+            loops.binary[static_cast<int>(ep->act_grad)](c, c, 1, ep->y + i * ep->ldy + n0, 1, n);
+    }
+}
 
 // Packing buffers of the calling thread, 64-byte aligned, grown on demand and kept: after the
 // first call of a given size no GEMM allocates.
-class Workspace {
-public:
-    ~Workspace() { std::free(a_); std::free(b_); }
-    float* a(int64_t n) { return grow(a_, a_cap_, n); }
-    float* b(int64_t n) { return grow(b_, b_cap_, n); }
+struct Workspace {
+    float* a(int64_t n) { return a_.get(n); }
+    float* b(int64_t n) { return b_.get(n); }
     alignas(64) float tile[MR * GEMM_NR_MAX];  // partial C tiles
     alignas(64) float a_edge[MR * GEMM_KC_MAX];  // the last, partial MR rows of an unpacked A
 
 private:
-    static float* grow(float*& p, int64_t& cap, int64_t n) {
-        if (n > cap) {
-            std::free(p);
-            size_t bytes = static_cast<size_t>(ceil_div(n * 4, 64) * 64);
-            p = static_cast<float*>(std::aligned_alloc(64, bytes));
-            cap = p ? n : 0;
-        }
-        return p;
-    }
-    float* a_ = nullptr;
-    float* b_ = nullptr;
-    int64_t a_cap_ = 0, b_cap_ = 0;
+    FloatBuffer a_, b_;
 };
 
 thread_local Workspace workspace;
@@ -79,6 +82,7 @@ bool use_small_n(const Operands& op) {
 void small_n_rows(const Operands& op, int64_t m0, int64_t m1, const float* bt, int64_t ldbt) {
     sgemm_avx2_small_n(m1 - m0, op.N, op.K, op.A + m0 * op.rsa, op.rsa, bt, ldbt,
                        op.C + m0 * op.ldc, op.ldc, op.alpha, op.beta);
+    apply_epilogue(op, m0, m1, 0, op.N);
 }
 #endif
 
@@ -163,6 +167,7 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
             // beta applies once, on the first K block; later blocks accumulate onto C.
             macro_kernel(op, m0, m1, pc, kc, jc, nc, b_packed, pc == 0 ? op.beta : 1.0f, ws);
         }
+        apply_epilogue(op, m0, m1, jc, jc + nc);  // the NC block is still in L2
     }
 }
 
@@ -181,13 +186,14 @@ const char* sgemm_kernel_name() { return uk.name; }
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
            const float* B, int64_t rsb, int64_t csb,
-           float beta, float* C, int64_t ldc) {
+           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue) {
     if (M <= 0 || N <= 0) return;
+    const Operands op{M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, epilogue};
     if (K <= 0) {
         scale_rows(C, M, N, ldc, beta);
+        apply_epilogue(op, 0, M, 0, N);
         return;
     }
-    const Operands op{M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc};
     const int64_t threads = get_num_threads();
     const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
     const bool serial = threads <= 1 || flops < GEMM_PARALLEL_MIN_FLOPS;

@@ -3,7 +3,22 @@
 
 #include <cstdint>
 
+#include "elementwise.h"
+
 namespace fastnn {
+
+// Element-wise work done on each finished block of C while it is still in cache, in this order:
+//   C[i, j] += bias[j]                                  (bias != nullptr)
+//   C = act(C)                                          (act != UnaryOp::count: relu, sigmoid, tanh)
+//   C = act_grad(C, Y), Y[i, j] = y[i * ldy + j]        (act_grad != BinaryOp::count: relu_grad,
+//       sigmoid_grad or tanh_grad, Y the activation's output: backprop through the activation)
+struct GemmEpilogue {
+    const float* bias = nullptr;
+    UnaryOp act = UnaryOp::count;
+    BinaryOp act_grad = BinaryOp::count;
+    const float* y = nullptr;
+    int64_t ldy = 0;
+};
 
 // op(A) is M x K with op(A)[i, k] = A[i * rsa + k * csa]; op(B) is K x N with
 // op(B)[k, j] = B[k * rsb + j * csb]: transposes and strided views are just other strides.
@@ -12,7 +27,7 @@ namespace fastnn {
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
            const float* B, int64_t rsb, int64_t csb,
-           float beta, float* C, int64_t ldc);
+           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue = nullptr);
 
 // Name of the micro-kernel in use, e.g. "sgemm_avx2_6x16".
 const char* sgemm_kernel_name();

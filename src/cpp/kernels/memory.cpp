@@ -1,0 +1,32 @@
+// Aligned scratch buffers and their allocation counter.
+#include "memory.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace fastnn {
+
+namespace {
+std::atomic<int64_t> allocations{0};
+}
+
+int64_t allocation_count() { return allocations.load(std::memory_order_relaxed); }
+
+FloatBuffer::~FloatBuffer() { std::free(data_); }
+
+float* FloatBuffer::get(int64_t n) {
+    if (n > capacity_) {
+        std::free(data_);
+        data_ = nullptr;
+        capacity_ = 0;
+        const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+        data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+        if (!data_) throw std::bad_alloc();
+        capacity_ = n;
+        allocations.fetch_add(1, std::memory_order_relaxed);
+    }
+    return data_;
+}
+
+}  // namespace fastnn

@@ -1,0 +1,293 @@
+"""Training benchmark: the book's MLP trained by fastnn, by numpy written by hand and by PyTorch
+(when importable), epoch by epoch in turn, in one process.
+
+    python bench/train.py                     # Fashion-MNIST, 3 epochs, 2 threads
+    python bench/train.py --epochs 1 --no-torch --plot train.png
+    python -m fastnn.bench.train --help       # the same, from an installed fastnn
+
+Data: Fashion-MNIST from ``--data DIR``, ``../shared/data/fashion-mnist`` (beside the project),
+``$FASTNN_DATA/fashion-mnist`` or Debian's ``/usr/share/datasets/fashion-mnist``; failing those,
+synthetic data of the same shape (said so in the output). Every library trains the same model
+(784-512 relu-10 softmax, Glorot-uniform weights, zero biases, mean cross-entropy, RMSprop with
+Keras' defaults, batch 128, a new shuffle each epoch) and gets the same thread count; the epochs
+of the libraries alternate so that machine noise hits all of them alike. Figures are medians
+over epochs. FLOPs count the GEMMs only (forward, weight gradients, input gradients below the
+first layer); peak is measured in the same run with an FMA loop on every thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+import fastnn
+from fastnn import _C
+
+from ._env import rerun_with_blas_threads
+from .numpy_mlp import NumpyMLP
+
+Data = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2, help="threads for every library")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help="folder with Fashion-MNIST's IDX files")
+    p.add_argument("--train-size", type=int, default=None, help="use only this many training images")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    p.add_argument("--unfused", action="store_true",
+                   help="also train fastnn layer by layer (Sequential.fused_step = False)")
+    p.add_argument("--predict", action="store_true",
+                   help="also time inference on the test set against numpy")
+    p.add_argument("--plot", default=None, metavar="FILE", help="bar chart of epoch times (matplotlib)")
+    return p.parse_args(argv)
+
+
+# ---- data ------------------------------------------------------------------------------------
+def _fashion_places(explicit: Optional[str]) -> List[Path]:
+    places = [Path(explicit)] if explicit else []
+    here = Path(__file__).resolve()
+    places += [parent / ".." / "shared" / "data" / "fashion-mnist" for parent in here.parents[:5]]
+    places.append(Path.cwd() / ".." / "shared" / "data" / "fashion-mnist")
+    if os.environ.get("FASTNN_DATA"):
+        places.append(Path(os.environ["FASTNN_DATA"]) / "fashion-mnist")
+    places.append(Path("/usr/share/datasets/fashion-mnist"))
+    return places
+
+
+def load_data(explicit: Optional[str], seed: int) -> Tuple[Data, str]:
+    """Fashion-MNIST as float32 (n, 784) in [0, 1] with integer labels, or synthetic data."""
+    from fastnn.datasets._files import load_from
+
+    for place in _fashion_places(explicit):
+        if place.is_dir():
+            found = load_from(place, "fashion-mnist.npz")
+            if found is not None:
+                (xtr, ytr), (xte, yte) = found
+                prep = lambda a: a.reshape(len(a), -1).astype(np.float32) / 255  # noqa: E731
+                return (prep(xtr), ytr.astype(np.int64), prep(xte), yte.astype(np.int64)), \
+                    f"Fashion-MNIST from {place.resolve()}"
+    if explicit:
+        sys.exit(f"--data {explicit}: no Fashion-MNIST IDX files there")
+    # Learnable but not trivial: labels from a random linear teacher on random pixels.
+    rng = np.random.default_rng(seed)
+    teacher = rng.standard_normal((784, 10)).astype(np.float32)
+    x = rng.random((70000, 784), dtype=np.float32)
+    y = np.argmax((x - 0.5) @ teacher + rng.standard_normal((70000, 10)), axis=1)
+    return (x[:60000], y[:60000], x[60000:], y[60000:]), \
+        "SYNTHETIC data of Fashion-MNIST's shape (no Fashion-MNIST found)"
+
+
+# ---- the contenders --------------------------------------------------------------------------
+class Contender:
+    name = ""
+
+    def epoch(self) -> None:
+        raise NotImplementedError
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+class FastnnContender(Contender):
+    def __init__(self, data: Data, sizes: Sequence[int], batch: int, seed: int, fused: bool):
+        from fastnn import layers, models, utils
+
+        self.name = "fastnn" if fused else "fastnn unfused"
+        utils.set_random_seed(seed)
+        model = models.Sequential([layers.Input((sizes[0],))])
+        for width in sizes[1:-1]:
+            model.add(layers.Dense(width, activation="relu"))
+        model.add(layers.Dense(sizes[-1], activation="softmax"))
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fused_step = fused
+        self.model, self.x, self.y, self.batch, self.done = model, data[0], data[1], batch, 0
+
+    def epoch(self) -> None:
+        self.model.fit(self.x, self.y, batch_size=self.batch, epochs=self.done + 1,
+                       initial_epoch=self.done, verbose=0)
+        self.done += 1
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.model.predict(x, batch_size=1000).argmax(axis=1) == y))
+
+
+class NumpyContender(Contender):
+    name = "numpy"
+
+    def __init__(self, data: Data, sizes: Sequence[int], batch: int, seed: int):
+        self.mlp, self.x, self.y, self.batch = NumpyMLP(sizes, seed), data[0], data[1], batch
+
+    def epoch(self) -> None:
+        self.mlp.epoch(self.x, self.y, self.batch)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        return self.mlp.accuracy(x, y)
+
+
+class TorchContender(Contender):
+    def __init__(self, torch: Any, data: Data, sizes: Sequence[int], batch: int, seed: int,
+                 threads: int):
+        nn = torch.nn
+        torch.manual_seed(seed)
+        torch.set_num_threads(threads)
+        self.name = "pytorch"
+        self.version = torch.__version__
+        mods: List[Any] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            lin = nn.Linear(a, b)
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+            mods += [lin] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+        self.torch, self.net = torch, nn.Sequential(*mods)
+        # torch's RMSprop adds eps outside the square root; with eps = 1e-7 that is immaterial.
+        self.opt = torch.optim.RMSprop(self.net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+        self.loss = nn.CrossEntropyLoss()
+        self.x, self.y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
+        self.batch = batch
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def epoch(self) -> None:
+        order = self.torch.randperm(len(self.x), generator=self.gen)
+        for start in range(0, len(self.x), self.batch):
+            rows = order[start:start + self.batch]
+            self.opt.zero_grad(set_to_none=True)
+            self.loss(self.net(self.x[rows]), self.y[rows]).backward()
+            self.opt.step()
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        with self.torch.no_grad():
+            out = self.net(self.torch.from_numpy(x)).numpy()
+        return float(np.mean(out.argmax(axis=1) == y))
+
+
+def _import_torch(skip: bool) -> Any:
+    if skip:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---- measuring -------------------------------------------------------------------------------
+def gemm_flops_per_sample(sizes: Sequence[int]) -> float:
+    """Forward, weight gradients, and input gradients of every layer but the first."""
+    pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2.0 * (2 * sum(pairs) + sum(pairs[1:]))
+
+
+def time_epochs(contenders: List[Contender], epochs: int) -> Dict[str, List[float]]:
+    times: Dict[str, List[float]] = {c.name: [] for c in contenders}
+    for e in range(epochs):
+        for c in contenders:
+            t0 = time.perf_counter()
+            c.epoch()
+            times[c.name].append(time.perf_counter() - t0)
+        print(f"  epoch {e + 1}: " + ", ".join(f"{c.name} {times[c.name][-1]:.3f} s" for c in contenders),
+              flush=True)
+    return times
+
+
+def time_predict(model: Any, x: np.ndarray, samples: int = 7) -> Tuple[float, float, int]:
+    """Median seconds of fastnn's predict and of numpy's ``np.maximum(x @ W1 + b1, 0) @ W2 + b2``
+    on x, alternately; and the batch size fastnn used."""
+    w1, b1, w2, b2 = model.get_weights()
+    batch = len(x)
+    ours: Callable[[], Any] = lambda: model.predict(x, batch_size=batch)  # noqa: E731
+    ref: Callable[[], Any] = lambda: np.maximum(x @ w1 + b1, 0) @ w2 + b2  # noqa: E731
+    probs, logits = ours(), ref()
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    if not np.allclose(probs, exp / exp.sum(axis=1, keepdims=True), atol=1e-5):
+        sys.exit("predict: fastnn disagrees with numpy")
+    tf, tr = [], []
+    for _ in range(samples):
+        for fn, acc in ((ours, tf), (ref, tr)):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(tf), statistics.median(tr), batch
+
+
+def plot(path: str, medians: Dict[str, float], title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"--plot: matplotlib is not installed; no chart written to {path}")
+        return
+    fig, ax = plt.subplots(figsize=(6, 3))
+    names = list(medians)
+    ax.barh(names, [medians[n] for n in names], color=["tab:green" if n == "fastnn" else "tab:gray" for n in names])
+    ax.set_xlabel("seconds per epoch (median)")
+    ax.set_title(title, fontsize=9)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"chart written to {path}")
+
+
+def main(args: argparse.Namespace) -> None:
+    fastnn.set_num_threads(args.threads)
+    data, source = load_data(args.data, args.seed)
+    if args.train_size:
+        data = (data[0][:args.train_size], data[1][:args.train_size], data[2], data[3])
+    sizes = [data[0].shape[1], args.hidden, 10]
+    torch = _import_torch(args.no_torch)
+    peak = _C.measure_peak_flops(1.0)
+    flops = gemm_flops_per_sample(sizes) * len(data[0])
+    print(f"data: {source} ({len(data[0])} train, {len(data[2])} test)")
+    print(f"model {'-'.join(map(str, sizes))} relu/softmax, RMSprop, batch {args.batch_size}, "
+          f"{args.epochs} epoch(s), seed {args.seed}, {args.threads} thread(s) per library")
+    print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, "
+          f"pytorch {torch.__version__ if torch else 'not installed (pip install torch)'}")
+    print(f"epoch: {flops / 1e9:.1f} GFLOP of GEMMs; peak {peak / 1e9:.1f} GFLOP/s "
+          f"({args.threads} thread(s), measured FMA throughput)")
+
+    contenders: List[Contender] = [FastnnContender(data, sizes, args.batch_size, args.seed, True)]
+    if args.unfused:
+        contenders.append(FastnnContender(data, sizes, args.batch_size, args.seed, False))
+    contenders.append(NumpyContender(data, sizes, args.batch_size, args.seed))
+    if torch is not None:
+        contenders.append(TorchContender(torch, data, sizes, args.batch_size, args.seed, args.threads))
+    times = time_epochs(contenders, args.epochs)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    ours = med["fastnn"]
+    print("\n| library | s / epoch (median) | fastnn / library | test accuracy | GFLOP/s | % of peak |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for c in contenders:
+        m = med[c.name]
+        print(f"| {c.name} | {m:.3f} | {ours / m:.2f} | {c.accuracy(data[2], data[3]):.4f} | "
+              f"{flops / m / 1e9:.1f} | {100 * flops / m / peak:.0f} % |")
+    if args.predict:
+        tf, tr, batch = time_predict(contenders[0].model, data[2])  # type: ignore[attr-defined]
+        print(f"\npredict on {len(data[2])} images (batch {batch}): fastnn {tf * 1e3:.2f} ms, "
+              f"numpy {tr * 1e3:.2f} ms: {tr / tf:.2f}x")
+    if args.plot:
+        plot(args.plot, med, f"{'-'.join(map(str, sizes))}, batch {args.batch_size}, "
+                             f"{args.threads} threads: {source.split(' (')[0][:40]}")
+
+
+def run(argv: Optional[Sequence[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    rerun_with_blas_threads("fastnn.bench.train", argv, args.threads)
+    main(args)
+
+
+if __name__ == "__main__":
+    run()
