@@ -146,12 +146,21 @@ def test_fused_step_does_not_depend_on_thread_count(restore_threads):
             np.testing.assert_array_equal(a, b)
 
 
-def test_training_step_allocates_nothing_per_batch():
+def steps(model, x, labels, order, count, batch):
+    mlp = model._fused_mlp(training=True)
+    for step in range(count):
+        start = step * batch % (len(x) - batch)
+        mlp.train_step(x, order[start:start + batch], labels, None,
+                       *model.optimizer._begin_fused_step(model._params.size))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_step_allocates_nothing_per_batch(threads, restore_threads):
+    fastnn.set_num_threads(threads)
     x, y = data(n=1000, d=64)
     model = build([(128, "relu")], 4, "softmax", "sparse_categorical_crossentropy", "adam", d=64,
                   metrics=["accuracy"])
     model.fit(x, y, batch_size=100, epochs=1, verbose=0)  # warm up: scratch, packing buffers
-    mlp = model._fused_mlp(training=True)
     labels = y.astype(np.int64)
     order = np.random.default_rng(0).permutation(len(x))
     before = _C.allocation_count()
@@ -159,19 +168,18 @@ def test_training_step_allocates_nothing_per_batch():
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        for step in range(10):
-            rows = order[step * 100:(step + 1) * 100]
-            mlp.train_step(x, rows, labels, None, *model.optimizer._begin_fused_step(model._params.size))
+        steps(model, x, labels, order, 10, 100)
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    assert _C.allocation_count() == before, "the C++ step allocated scratch memory"
     # A batch-sized numpy temporary would be >= 1.6 KB (100 rows x 4 classes x 4 bytes); what
     # remains is Python's own small objects (the argument tuple, the result pair).
     assert peak < 1024, f"{peak} bytes of Python/numpy memory allocated during the steps"
-    # A whole fit epoch adds no C++ allocation either.
-    model.fit(x, y, batch_size=100, epochs=1, verbose=0)
-    assert _C.allocation_count() == before
+    steps(model, x, labels, order, 100, 100)
+    model.fit(x, y, batch_size=100, epochs=3, verbose=0)
+    # Each worker thread's packing buffers are made the first time that worker joins a GEMM,
+    # which depends on timing: at most two per worker, however many steps run.
+    assert _C.allocation_count() - before <= 2 * (threads - 1)
 
 
 def test_train_step_rejects_bad_rows_and_labels_before_writing():

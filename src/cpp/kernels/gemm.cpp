@@ -40,6 +40,7 @@ void apply_epilogue(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int6
         if (ep->act != UnaryOp::count) loops.unary[static_cast<int>(ep->act)](c, c, 1, n);
         if (ep->act_grad != BinaryOp::count)
             loops.binary[static_cast<int>(ep->act_grad)](c, c, 1, ep->y + i * ep->ldy + n0, 1, n);
+        if (ep->row) ep->row(ep->ctx, i, n0, n);
     }
 }
 

@@ -20,7 +20,12 @@ float* FloatBuffer::get(int64_t n) {
         std::free(data_);
         data_ = nullptr;
         capacity_ = 0;
-        const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+        // Grow to a power of two (at least 64 Ki floats): a thread's packing buffer then settles
+        // after a few shapes, whichever thread of the pool happens to run which job.
+        int64_t want = int64_t{1} << 16;
+        while (want < n) want *= 2;
+        n = want;
+        const size_t bytes = static_cast<size_t>(n) * sizeof(float);
         data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
         if (!data_) throw std::bad_alloc();
         capacity_ = n;

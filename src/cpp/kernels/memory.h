@@ -20,7 +20,7 @@ public:
         o.capacity_ = 0;
     }
     ~FloatBuffer();
-    // At least n floats; the contents are not kept when it grows.
+    // At least n floats, 64-byte aligned; the contents are not kept when it grows.
     float* get(int64_t n);
     float* data() const { return data_; }
 
