@@ -396,7 +396,7 @@ public:
                              b_off < 0 ? nullptr : g + b_off,
                              act < 0 ? UnaryOp::count : static_cast<UnaryOp>(act)});
         }
-        // The step updates each layer's own parameters: together they must be the whole buffer.
+        // The step's update covers the whole buffer: it must hold these layers' parameters only.
         if (covered != n) throw py::value_error("the layers' parameters do not make up the flat buffer");
         mlp_ = std::make_unique<Mlp>(std::move(dense), static_cast<MlpLoss>(loss));
         in_ = std::get<0>(layers.front());
@@ -410,23 +410,12 @@ public:
     std::pair<double, int64_t> train_step(const py::array& x, const py::array& rows,
                                           const py::object& labels, const py::object& targets,
                                           int opt, const py::object& slot0, const py::object& slot1,
-                                          const std::vector<double>& h, int64_t step, bool nesterov,
-                                          const py::object& next_rows) {
+                                          const std::vector<double>& h, int64_t step, bool nesterov) {
         const Strided2D X = rows_of(x, "x", in_);
         if (!py::isinstance<py::array_t<int64_t>>(rows) || rows.ndim() != 1 ||
             !(rows.flags() & py::array::c_style))
             throw py::type_error("rows must be a 1-d C-contiguous int64 array");
         const int64_t* r = static_cast<const int64_t*>(rows.data());
-        const int64_t* next = nullptr;
-        int64_t n_next = 0;
-        if (!next_rows.is_none()) {
-            py::array nr = py::reinterpret_borrow<py::array>(next_rows);
-            if (!py::isinstance<py::array_t<int64_t>>(next_rows) || nr.ndim() != 1 ||
-                !(nr.flags() & py::array::c_style))
-                throw py::type_error("next_rows must be a 1-d C-contiguous int64 array or None");
-            next = static_cast<const int64_t*>(nr.data());
-            n_next = nr.shape(0);
-        }
         const int64_t* lab = nullptr;
         Strided2D T{nullptr, 0, 0, 0, 0};
         if (labels.is_none() == targets.is_none()) throw py::value_error("give labels or targets");
@@ -444,8 +433,7 @@ public:
         const int64_t B = rows.shape(0);
         py::gil_scoped_release release;
         std::lock_guard<std::mutex> lock(mutex_);
-        const MlpStepResult res =
-            mlp_->train_step(X.data, X.rows, X.rs, r, B, lab, T.data, T.rs, o, next, n_next);
+        const MlpStepResult res = mlp_->train_step(X.data, X.rows, X.rs, r, B, lab, T.data, T.rs, o);
         return {res.loss_sum, res.correct};
     }
 
@@ -621,7 +609,6 @@ PYBIND11_MODULE(_C, m) {
              py::arg("params"), py::arg("grads"), py::arg("layers"), py::arg("loss"))
         .def("train_step", &MlpBinding::train_step, py::arg("x"), py::arg("rows"),
              py::arg("labels"), py::arg("targets"), py::arg("optimizer"), py::arg("slot0"),
-             py::arg("slot1"), py::arg("hyper"), py::arg("step"), py::arg("nesterov"),
-             py::arg("next_rows") = py::none())
+             py::arg("slot1"), py::arg("hyper"), py::arg("step"), py::arg("nesterov"))
         .def("predict", &MlpBinding::predict, py::arg("x"), py::arg("out"));
 }

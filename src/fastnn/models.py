@@ -372,8 +372,7 @@ class Sequential:
                 rows = order[step * batch_size:(step + 1) * batch_size]
                 if mlp is not None:
                     loss_sum, correct = mlp.train_step(
-                        x, rows, labels, targets, *self.optimizer._begin_fused_step(self._params.size),
-                        order[(step + 1) * batch_size:(step + 2) * batch_size])
+                        x, rows, labels, targets, *self.optimizer._begin_fused_step(self._params.size))
                     totals[0] += loss_sum
                     totals[1:] += correct
                 else:

@@ -40,7 +40,6 @@ void apply_epilogue(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int6
         if (ep->act != UnaryOp::count) loops.unary[static_cast<int>(ep->act)](c, c, 1, n);
         if (ep->act_grad != BinaryOp::count)
             loops.binary[static_cast<int>(ep->act_grad)](c, c, 1, ep->y + i * ep->ldy + n0, 1, n);
-        if (ep->row) ep->row(ep->ctx, i, n0, n);
     }
 }
 
@@ -119,8 +118,10 @@ inline void run_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const
 }
 
 // Loops 3 to 1 for one packed KC x NC block of B: ic over MC rows, jr over NR strips, ir over MR.
+// On the last K block (`last`), each MC x NC block of C gets the epilogue while it is in L2.
 void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_t kc,
-                  int64_t jc, int64_t nc, const float* b_packed, float beta, Workspace& ws) {
+                  int64_t jc, int64_t nc, const float* b_packed, float beta, bool last,
+                  Workspace& ws) {
     const int64_t NR = uk.nr;
     for (int64_t ic = m0; ic < m1; ic += MC) {
         const int64_t mc = min64(MC, m1 - ic);
@@ -152,6 +153,7 @@ void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_
                 }
             }
         }
+        if (last) apply_epilogue(op, ic, ic + mc, jc, jc + nc);
     }
 }
 
@@ -166,9 +168,9 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
             float* b_packed = ws.b(ceil_div(nc, uk.nr) * uk.nr * kc);
             sgemm_pack_b(kc, nc, op.B + pc * op.rsb + jc * op.csb, op.rsb, op.csb, uk.nr, b_packed);
             // beta applies once, on the first K block; later blocks accumulate onto C.
-            macro_kernel(op, m0, m1, pc, kc, jc, nc, b_packed, pc == 0 ? op.beta : 1.0f, ws);
+            macro_kernel(op, m0, m1, pc, kc, jc, nc, b_packed, pc == 0 ? op.beta : 1.0f,
+                         pc + kc >= op.K, ws);
         }
-        apply_epilogue(op, m0, m1, jc, jc + nc);  // the NC block is still in L2
     }
 }
 

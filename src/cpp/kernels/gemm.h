@@ -12,15 +12,12 @@ namespace fastnn {
 //   C = act(C)                                          (act != UnaryOp::count: relu, sigmoid, tanh)
 //   C = act_grad(C, Y), Y[i, j] = y[i * ldy + j]        (act_grad != BinaryOp::count: relu_grad,
 //       sigmoid_grad or tanh_grad, Y the activation's output: backprop through the activation)
-//   row(ctx, i, j0, n) for the finished row segment C[i, j0:j0+n]   (row != nullptr)
 struct GemmEpilogue {
     const float* bias = nullptr;
     UnaryOp act = UnaryOp::count;
     BinaryOp act_grad = BinaryOp::count;
     const float* y = nullptr;
     int64_t ldy = 0;
-    void (*row)(const void* ctx, int64_t i, int64_t j0, int64_t n) = nullptr;
-    const void* ctx = nullptr;
 };
 
 // op(A) is M x K with op(A)[i, k] = A[i * rsa + k * csa]; op(B) is K x N with

@@ -45,8 +45,7 @@ struct OptimizerStep {
     float h[5];
     bool nesterov;
 };
-// The update of elements [begin, end) of the flat buffers.
-void optimizer_update(const OptimizerStep& s, int64_t begin, int64_t end);
+void optimizer_update(const OptimizerStep& s);
 
 struct MlpStepResult {
     double loss_sum;  // the batch's summed per-sample loss
@@ -58,17 +57,13 @@ public:
     Mlp(std::vector<DenseLayer> layers, MlpLoss loss);
 
     // One training step on rows `rows[0:B]` of x (row stride ldx): the batch is gathered, then
-    // forward, loss, backward (gradients into every dw/db) and the optimizer update, which must
-    // cover exactly the layers' parameters. Each layer's weights are updated as soon as its
-    // gradient is complete, inside the weight-gradient GEMM. next_rows[0:n_next] (may be null)
-    // are the next step's rows: they are prefetched while this step computes.
+    // forward, loss, backward (gradients into every dw/db) and the optimizer update.
     // Targets: labels (integers in [0, out), rows indexed by `rows` too) for softmax_xent, or
     // target rows t (row stride ldt, out wide) for any loss. Throws std::out_of_range on a bad
     // row index or label before anything is written.
     MlpStepResult train_step(const float* x, int64_t n_x, int64_t ldx, const int64_t* rows,
                              int64_t B, const int64_t* labels, const float* t, int64_t ldt,
-                             const OptimizerStep& opt, const int64_t* next_rows = nullptr,
-                             int64_t n_next = 0);
+                             const OptimizerStep& opt);
 
     // Outputs (after the output activation) for n rows of x (row stride ldx) into out (n x out).
     void predict(const float* x, int64_t n, int64_t ldx, float* out);

@@ -190,9 +190,13 @@ def gemm_flops_per_sample(sizes: Sequence[int]) -> float:
 
 
 def time_epochs(contenders: List[Contender], epochs: int) -> Dict[str, List[float]]:
+    """Seconds of each epoch of each contender. The order rotates every epoch, and a pause before
+    each epoch lets the previous library's threads (OpenMP and OpenBLAS spin after their work)
+    go to sleep, so no library pays for the one before it."""
     times: Dict[str, List[float]] = {c.name: [] for c in contenders}
     for e in range(epochs):
-        for c in contenders:
+        for c in contenders[e % len(contenders):] + contenders[:e % len(contenders)]:
+            time.sleep(0.5)
             t0 = time.perf_counter()
             c.epoch()
             times[c.name].append(time.perf_counter() - t0)
