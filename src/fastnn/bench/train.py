@@ -12,7 +12,7 @@ synthetic data of the same shape (said so in the output). Every library trains t
 Keras' defaults, batch 128, a new shuffle each epoch) and gets the same thread count; the epochs
 of the libraries alternate so that machine noise hits all of them alike. Figures are medians
 over epochs. FLOPs count the GEMMs only (forward, weight gradients, input gradients below the
-first layer); peak is measured in the same run with an FMA loop on every thread.
+first layer); peak is measured in the same run: an FMA loop on one core, times the threads.
 """
 
 from __future__ import annotations
@@ -113,8 +113,14 @@ class FastnnContender(Contender):
         model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fused_step = fused
         self.model, self.x, self.y, self.batch, self.done = model, data[0], data[1], batch, 0
+        # fit shuffles with fastnn's global generator: each model keeps its own, so that the
+        # fused and unfused runs see the same batches.
+        self.rng = utils.get_rng()
 
     def epoch(self) -> None:
+        from fastnn import utils
+
+        utils._rng = self.rng
         self.model.fit(self.x, self.y, batch_size=self.batch, epochs=self.done + 1,
                        initial_epoch=self.done, verbose=0)
         self.done += 1
@@ -252,7 +258,11 @@ def main(args: argparse.Namespace) -> None:
         data = (data[0][:args.train_size], data[1][:args.train_size], data[2], data[3])
     sizes = [data[0].shape[1], args.hidden, 10]
     torch = _import_torch(args.no_torch)
-    peak = _C.measure_peak_flops(1.0)
+    # Peak: one core's measured FMA throughput times the threads (FMA units are per core; a
+    # measurement across threads would count a preempted thread on this shared machine as slow).
+    fastnn.set_num_threads(1)
+    peak = _C.measure_peak_flops(1.0) * args.threads
+    fastnn.set_num_threads(args.threads)
     flops = gemm_flops_per_sample(sizes) * len(data[0])
     print(f"data: {source} ({len(data[0])} train, {len(data[2])} test)")
     print(f"model {'-'.join(map(str, sizes))} relu/softmax, RMSprop, batch {args.batch_size}, "
@@ -260,7 +270,7 @@ def main(args: argparse.Namespace) -> None:
     print(f"fastnn {fastnn.__version__}, numpy {np.__version__}, "
           f"pytorch {torch.__version__ if torch else 'not installed (pip install torch)'}")
     print(f"epoch: {flops / 1e9:.1f} GFLOP of GEMMs; peak {peak / 1e9:.1f} GFLOP/s "
-          f"({args.threads} thread(s), measured FMA throughput)")
+          f"({args.threads} x one core's measured FMA throughput)")
 
     contenders: List[Contender] = [FastnnContender(data, sizes, args.batch_size, args.seed, True)]
     if args.unfused:
@@ -283,7 +293,7 @@ def main(args: argparse.Namespace) -> None:
               f"numpy {tr * 1e3:.2f} ms: {tr / tf:.2f}x")
     if args.plot:
         plot(args.plot, med, f"{'-'.join(map(str, sizes))}, batch {args.batch_size}, "
-                             f"{args.threads} threads: {source.split(' (')[0][:40]}")
+                             f"{args.threads} threads, {source.split(' from')[0].split(' (')[0]}")
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:
