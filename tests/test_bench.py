@@ -1,0 +1,68 @@
+"""The benchmarks' own correctness: the numpy reference does fastnn's math, the FLOP count, the
+peak measurement, and a short run of each benchmark (timings are printed, never asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from fastnn import _C, layers, models, optimizers
+from fastnn.bench.numpy_mlp import NumpyMLP
+from fastnn.bench.train import gemm_flops_per_sample
+
+
+def test_numpy_reference_takes_the_same_steps_as_fastnn():
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 5, 300)
+    ref = NumpyMLP([20, 16, 5], seed=3)
+    model = models.Sequential([layers.Input((20,)), layers.Dense(16, activation="relu"),
+                               layers.Dense(5, activation="softmax")])
+    model.compile(optimizers.RMSprop(), "sparse_categorical_crossentropy")
+    model.set_weights(ref.params)
+    for start in range(0, 300, 64):
+        rows = slice(start, start + 64)
+        ref_loss = ref.train_step(x[rows], y[rows])
+        history = model.fit(x[rows], y[rows], batch_size=64, epochs=1, shuffle=False, verbose=0)
+        assert abs(history.history["loss"][0] - ref_loss) < 1e-5
+    for a, b in zip(model.get_weights(), ref.params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert abs(ref.accuracy(x, y) - np.mean(model.predict(x).argmax(1) == y)) < 1e-9
+
+
+def test_flops_of_the_books_mlp():
+    # forward 2*(784*512 + 512*10), weight gradients the same, input gradient of layer 2 only
+    assert gemm_flops_per_sample([784, 512, 10]) == 2 * (2 * (784 * 512 + 512 * 10) + 512 * 10)
+    assert abs(gemm_flops_per_sample([784, 512, 10]) * 60000 / 1e9 - 98.2) < 0.05
+
+
+def test_peak_measurement_is_plausible():
+    peak = _C.measure_peak_flops(0.05)
+    assert np.isfinite(peak) and 1e9 < peak < 1e13  # anything from an old laptop to a server
+
+
+def run(*args):
+    env = dict(os.environ, FASTNN_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_train_benchmark_runs():
+    out = run("fastnn.bench.train", "--epochs", "2", "--train-size", "1000", "--threads", "1",
+              "--no-torch", "--unfused", "--hidden", "32", "--predict")
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in out.splitlines()
+            if line.startswith("| ") and "library" not in line}
+    assert set(rows) == {"fastnn", "fastnn unfused", "numpy"}
+    # the same seed and batches: the fused and layer-by-layer paths agree on test accuracy
+    assert rows["fastnn"][2].strip() == rows["fastnn unfused"][2].strip()
+    assert "predict on" in out
+
+
+def test_ops_benchmark_runs():
+    out = run("fastnn.bench.ops", "--quick", "--threads", "1", "--samples", "1", "--only", "elementwise")
+    assert "softmax_xent (128,10)" in out
