@@ -104,6 +104,11 @@ class Layer:
         x = ops._as_float32(x, "inputs")
         if not self.built:
             self.build(x.shape[1:])
+        if any(w is None for w in self.weights):
+            # Used on its own, outside a model: the layer gets buffers of its own.
+            specs = self.param_specs()
+            self.bind([np.asarray(initializers.get(init)(shape), np.float32) for _, shape, init in specs],
+                      [np.zeros(shape, np.float32) for _, shape, _ in specs])
         return self.forward(x, training=False)
 
 

@@ -97,7 +97,8 @@ class Sequential:
         flat parameter and gradient buffers. Layers already built keep their weights."""
         if not self.layers:
             raise ValueError("Cannot build an empty Sequential model: add layers first")
-        old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers if layer.built}
+        old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers
+               if layer.built and not any(w is None for w in layer.weights)}
         shape = tuple(int(d) for d in input_shape[1:])
         for layer in self.layers:
             shape = layer.build(shape)
