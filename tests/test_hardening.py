@@ -190,3 +190,20 @@ def test_no_memory_growth_over_many_calls():
     grown = rss_mb() - before
     assert grown < 16, f"RSS grew by {grown:.1f} MB over 100,000 op calls and 50 fits"
     assert fastnn.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_targets_shaped_unlike_the_output_are_named(fused):
+    x = np.ones((8, 4), np.float32)
+    model = models.Sequential([layers.Input((4,)), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    model.fused_step = fused
+    with pytest.raises(ValueError, match=r"mean_squared_error needs targets shaped like the "
+                                         r"model's output, \(8, 2\); received \(8, 3\)"):
+        model.fit(x, np.ones((8, 3)), verbose=0)
+    binary = models.Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")])
+    binary.compile("sgd", "binary_crossentropy")
+    binary.fused_step = fused
+    binary.fit(x, np.ones(8), verbose=0)  # (n,) labels for one sigmoid output are fine
+    with pytest.raises(ValueError, match=r"\(8, 1\); received \(8, 2\)"):
+        binary.fit(x, np.ones((8, 2)), verbose=0)

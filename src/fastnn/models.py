@@ -284,6 +284,11 @@ class Sequential:
                     f"{what}: categorical_crossentropy needs one-hot targets of shape "
                     f"({len(y)}, {out_dim}); received {y.shape}. For integer labels use "
                     f"loss='sparse_categorical_crossentropy' or utils.to_categorical")
+        else:
+            out_shape = tuple(self.layers[-1].output_shape)
+            if y.shape[1:] != out_shape and not (out_shape == (1,) and y.ndim == 1):
+                raise ValueError(f"{what}: {self.loss} needs targets shaped like the model's "
+                                 f"output, {(len(y),) + out_shape}; received {y.shape}")
 
     @staticmethod
     def _check_batch_size(batch_size: Any) -> int:
