@@ -61,14 +61,6 @@ void optimizer_update(const OptimizerStep& s) {
     }
 }
 
-namespace {
-
-// Weight gradients this narrow are computed transposed: out x in, with the wide side along the
-// vector lanes, instead of in x out with most lanes of each tile idle.
-constexpr int64_t NARROW_OUT = 12;
-
-}  // namespace
-
 Mlp::Mlp(std::vector<DenseLayer> layers, MlpLoss loss) : layers_(std::move(layers)), loss_(loss) {
     if (layers_.empty()) throw std::invalid_argument("an MLP needs at least one layer");
     for (size_t l = 1; l < layers_.size(); ++l)
@@ -85,7 +77,7 @@ void Mlp::reserve(int64_t B) {
     x_.get(B * layers_.front().in);
     int64_t narrow = 0;
     for (const DenseLayer& d : layers_)
-        if (d.out <= NARROW_OUT && d.in * d.out > narrow) narrow = d.in * d.out;
+        if (d.out <= MLP_NARROW_OUT && d.in * d.out > narrow) narrow = d.in * d.out;
     if (narrow) dw_t_.get(narrow);
     t_.get(B * layers_.back().out);
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -190,7 +182,7 @@ MlpStepResult Mlp::train_step(const float* x, int64_t n_x, int64_t ldx, const in
                   ep.act_grad == BinaryOp::count ? nullptr : &ep);
         }
         // dW = h^T dz, h read through transposed strides (nothing materialised).
-        if (d.out <= NARROW_OUT) {
+        if (d.out <= MLP_NARROW_OUT) {
             float* t = dw_t_.data();
             sgemm(d.out, d.in, B, 1.0f, dz, 1, d.out, h, d.in, 1, 0.0f, t, d.in);
             for (int64_t i = 0; i < d.in; ++i)
