@@ -3,7 +3,7 @@
 Every op accepts numpy arrays (or anything ``np.asarray`` takes) of a real dtype: float32
 C-contiguous arrays are used without a copy, other real dtypes are converted to float32, and
 strided views are read through their strides where the kernel can. Results are float32.
-``out=`` must be a float32, C-contiguous array of the result's shape. Bad input raises a
+``out=`` must be a float32, C-contiguous, aligned array of the result's shape. Bad input raises a
 ``ValueError`` or ``TypeError`` that names the problem.
 """
 
@@ -35,16 +35,19 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         )
     if arr.dtype != np.float32:
         arr = arr.astype(np.float32)
-    elif any(s % 4 for s in arr.strides):
-        arr = np.ascontiguousarray(arr)
+    elif not arr.flags.aligned:
+        # A byte-odd stride or data pointer (e.g. floats in a packed buffer): the kernels load
+        # whole floats, which is undefined behaviour there, so they read an aligned copy.
+        arr = np.array(arr, order="C")
     return arr
 
 
 def _check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
-    """Validate a caller's ``out`` array: float32, C-contiguous, writeable, exactly ``shape``."""
+    """Validate a caller's ``out`` array: float32, C-contiguous, writeable, aligned, exactly
+    ``shape``."""
     if type(out) is np.ndarray and out.dtype is _F32 and out.shape == shape:
         flags = out.flags
-        if flags.c_contiguous and flags.writeable:
+        if flags.c_contiguous and flags.writeable and flags.aligned:
             return out
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array; received {type(out).__name__}")
@@ -56,6 +59,8 @@ def _check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> np.ndarra
         raise ValueError(f"{name} must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
+    if not out.flags.aligned:  # the kernels store whole floats: undefined behaviour otherwise
+        raise ValueError(f"{name} must be aligned to 4 bytes (its data starts mid-float)")
     return out
 
 
@@ -117,7 +122,8 @@ def matmul(
             raise ValueError(f"matmul: trans_a/trans_b need 2-d operands; received shapes "
                              f"{a.shape} and {b.shape}")
         d = a.shape[-1]
-        a2 = a.reshape(-1, d)
+        # Rows counted, not inferred: reshape(-1, 0) cannot infer them when d == 0.
+        a2 = a.reshape(math.prod(a.shape[:-1]), d)
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         k_b, n = b2.shape
         m = a2.shape[0]
@@ -173,15 +179,22 @@ def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> 
         return result
     _check_out(out, shape)
     # Writing into an input is safe element by element only when out *is* that input's memory
-    # with the same layout; any other overlap goes through a temporary.
-    if (out is not a and out is not b) and _overlaps(out, a, b) and not (
-            (a.shape == shape and _same_memory(out, a)) or (b.shape == shape and _same_memory(out, b))):
+    # with the same layout. Each input is checked on its own: out=a with b = a[::-1] (or a row
+    # of a broadcast over it) must not read elements already overwritten. Any other overlap goes
+    # through a temporary.
+    if _in_place_safe(out, a) and _in_place_safe(out, b):
+        _C.binary(code, a, b, out)
+    else:
         tmp = np.empty(shape, np.float32)
         _C.binary(code, a, b, tmp)
         out[...] = tmp
-    else:
-        _C.binary(code, a, b, out)
     return out
+
+
+def _in_place_safe(out: np.ndarray, x: np.ndarray) -> bool:
+    """Whether the kernel may read ``x`` while writing ``out`` element by element."""
+    return x is out or not np.may_share_memory(out, x) or (
+        x.shape == out.shape and _same_memory(out, x))
 
 
 def _same_memory(out: np.ndarray, x: np.ndarray) -> bool:
@@ -446,7 +459,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple:
             if not np.all(y == np.round(y)):
                 raise ValueError("softmax_cross_entropy: float labels of shape (n,) must be "
                                  "integral class indices")
-        idx = np.ascontiguousarray(y, dtype=np.int64)
+        idx = np.require(y, np.int64, ["C", "A"])  # contiguous and aligned, copied if need be
         if n:
             bad = (idx < 0) | (idx >= k)
             if bad.any():
@@ -498,7 +511,8 @@ def _hyper(value: Any, name: str, *, high: Optional[float] = None,
 
 
 def _check_buffer(arr: Any, name: str, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
-    """An array updated in place: float32, C-contiguous, writeable; a slot has param's shape."""
+    """An array updated in place: float32, C-contiguous, writeable, aligned; a slot has param's
+    shape."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy float32 array (it is updated in place); "
                         f"received {type(arr).__name__}")
@@ -513,6 +527,8 @@ def _check_buffer(arr: Any, name: str, shape: Optional[tuple[int, ...]] = None) 
         raise ValueError(f"{name} must be C-contiguous")
     if not flags.writeable:
         raise ValueError(f"{name} is read-only")
+    if not flags.aligned:  # updated in place by whole-float loads and stores
+        raise ValueError(f"{name} must be aligned to 4 bytes (its data starts mid-float)")
     return arr
 
 
