@@ -207,3 +207,13 @@ def test_targets_shaped_unlike_the_output_are_named(fused):
     binary.fit(x, np.ones(8), verbose=0)  # (n,) labels for one sigmoid output are fine
     with pytest.raises(ValueError, match=r"\(8, 1\); received \(8, 2\)"):
         binary.fit(x, np.ones((8, 2)), verbose=0)
+
+
+def test_the_private_bindings_refuse_misaligned_arrays():
+    from fastnn import _C
+
+    odd = np.zeros(4 * 8 + 1, np.uint8)[1:].view(np.float32).reshape(2, 4)
+    out = np.empty((2, 4), np.float32)
+    with pytest.raises(ValueError, match="aligned to 4 bytes"):
+        _C.unary(0, odd, out)
+    np.testing.assert_array_equal(ops.relu(odd), np.zeros((2, 4)))  # the public op copies it
