@@ -154,6 +154,23 @@ def test_special_values():
     assert np.array_equal(ops.relu_grad([1.0, 1.0, 1.0], [-1.0, 0.0, 2.0]), [0.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_result_depends_on_the_value_only(rng, name):
+    # The SIMD paths must not give a different last bit for the same value at another position,
+    # stride, length or next to an out-of-range neighbour (the tail and the fallback lanes).
+    x = f32(rng, 61) * 30
+    if name == "log":
+        x = np.abs(x) + 1e-3
+    x[[5, 17, 40]] = [np.nan, 1e4, -1e4]
+    one_by_one = np.concatenate([getattr(ops, name)(x[i:i + 1]) for i in range(len(x))])
+    fn = getattr(ops, name)
+    with np.errstate(all="ignore"):
+        for view, idx in ((x, slice(None)), (x[3:], slice(3, None)), (x[::-1], slice(None, None, -1)),
+                          (x[1::3], slice(1, None, 3)), (np.tile(x, (3, 1)).T[:, 1], slice(None))):
+            np.testing.assert_array_equal(fn(view), one_by_one[idx])
+            np.testing.assert_array_equal(fn(view.copy()), one_by_one[idx])
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float16, np.int32, np.int64, np.uint8, np.bool_])
 def test_other_dtypes_are_converted(rng, dtype):
     a = (rng.standard_normal((5, 6)) * 3).astype(dtype)

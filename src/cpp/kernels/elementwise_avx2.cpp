@@ -31,40 +31,45 @@ inline __m256 exp_in_range(__m256 x) {
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(er), scale));
 }
 
-// True when every lane lies in [lo, hi] (NaN lanes compare false).
-inline bool all_in(__m256 x, float lo, float hi) {
-    const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_GE_OQ),
-                                    _mm256_cmp_ps(x, _mm256_set1_ps(hi), _CMP_LE_OQ));
-    return _mm256_movemask_ps(ok) == 0xFF;
-}
-
-// Vectors of 8 where every lane is in range; anything else (the tail, extremes, NaN) goes
-// through the scalar function, so special values match the C library exactly.
+// Eight elements at a time at any stride, the tail padded to a full vector: every element goes
+// through the vector code, and lanes outside [lo, hi] (extremes, NaN) through the scalar function,
+// which matches the C library's special values. So each result depends on its input value only,
+// never on the layout, the length or its neighbours (converting first gives identical results).
 template <class Vec, class Scalar>
-void map_contiguous(float* out, const float* x, int64_t n, float lo, float hi, Vec vec, Scalar scalar) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        if (all_in(v, lo, hi)) {
-            _mm256_storeu_ps(out + i, vec(v));
+void map_lanes(float* out, const float* x, int64_t sx, int64_t n, float lo, float hi, Vec vec,
+               Scalar scalar) {
+    alignas(32) float in[8], res[8];
+    for (int64_t i = 0; i < n; i += 8) {
+        const int m = n - i < 8 ? static_cast<int>(n - i) : 8;
+        __m256 v;
+        if (sx == 1 && m == 8) {
+            v = _mm256_loadu_ps(x + i);
         } else {
-            for (int j = 0; j < 8; ++j) out[i + j] = scalar(x[i + j]);
+            for (int j = 0; j < 8; ++j) in[j] = j < m ? x[(i + j) * sx] : lo;
+            v = _mm256_load_ps(in);
         }
+        const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(lo), _CMP_GE_OQ),
+                                        _mm256_cmp_ps(v, _mm256_set1_ps(hi), _CMP_LE_OQ));
+        const int okbits = _mm256_movemask_ps(ok);
+        if (okbits == 0xFF && m == 8) {
+            _mm256_storeu_ps(out + i, vec(v));
+            continue;
+        }
+        _mm256_store_ps(res, vec(_mm256_blendv_ps(_mm256_set1_ps(lo), v, ok)));
+        for (int j = 0; j < m; ++j)
+            out[i + j] = (okbits >> j) & 1 ? res[j] : scalar(x[(i + j) * sx]);
     }
-    for (; i < n; ++i) out[i] = scalar(x[i]);
 }
 
 void exp_loop(float* out, const float* x, int64_t sx, int64_t n) {
-    if (sx != 1) return unary_loop<OpExp>(out, x, sx, n);
-    map_contiguous(out, x, n, -87.0f, 88.0f, exp_in_range, OpExp::f);
+    map_lanes(out, x, sx, n, -87.0f, 88.0f, exp_in_range, OpExp::f);
 }
 
 // sigmoid(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, i.e. with e = e^-|x|:
 // s = 1 / (1 + e), and e * s for negative x. |x| <= 87 keeps e normal; beyond, the scalar path.
 void sigmoid_loop(float* out, const float* x, int64_t sx, int64_t n) {
-    if (sx != 1) return unary_loop<OpSigmoid>(out, x, sx, n);
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-    map_contiguous(out, x, n, -87.0f, 87.0f, [&](__m256 v) {
+    map_lanes(out, x, sx, n, -87.0f, 87.0f, [&](__m256 v) {
         const __m256 e = exp_in_range(_mm256_or_ps(v, sign_mask));  // e^-|x|
         const __m256 s = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
         const __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
@@ -101,9 +106,8 @@ inline __m256 log_in_range(__m256 x) {
 }
 
 void log_loop(float* out, const float* x, int64_t sx, int64_t n) {
-    if (sx != 1) return unary_loop<OpLog>(out, x, sx, n);
     // Normal positive floats only; zero, negatives, denormals, inf and NaN take the scalar path.
-    map_contiguous(out, x, n, 1.17549435e-38f, 3.40282347e38f, log_in_range, OpLog::f);
+    map_lanes(out, x, sx, n, 1.17549435e-38f, 3.40282347e38f, log_in_range, OpLog::f);
 }
 
 ElementwiseLoops make_avx2_loops() {
