@@ -15,7 +15,7 @@ SIZES = [0, 1, 2, 7, 17, 64, 127, 128, 129, 1000]
 
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
-    "maximum": np.maximum,
+    "maximum": np.maximum, "minimum": np.minimum,
 }
 GRADS = {
     "relu_grad": lambda g, x: np.where(x > 0, g, np.float32(0)),
@@ -151,6 +151,12 @@ def test_special_values():
     assert np.isnan(ops.sigmoid(np.float32(np.nan)))
     m = ops.maximum([np.nan, 1.0, 2.0], [0.0, np.nan, 1.0])
     assert np.isnan(m[0]) and np.isnan(m[1]) and m[2] == 2.0
+    m = ops.minimum([np.nan, 1.0, 2.0], [0.0, np.nan, 1.0])
+    assert np.isnan(m[0]) and np.isnan(m[1]) and m[2] == 1.0
+    zeros = np.array([-0.0, 0.0], np.float32)  # equal values: numpy returns the second operand
+    for fn, ref in ((ops.maximum, np.maximum), (ops.minimum, np.minimum)):
+        for a, b in ((zeros, zeros[::-1]), (zeros[::-1], zeros)):
+            np.testing.assert_array_equal(np.signbit(fn(a, b)), np.signbit(ref(a, b)))
     assert np.array_equal(ops.relu_grad([1.0, 1.0, 1.0], [-1.0, 0.0, 2.0]), [0.0, 0.0, 1.0])
 
 

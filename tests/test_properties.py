@@ -222,7 +222,7 @@ UNARY = {  # name -> float64 reference
 }
 ARITHMETIC = {  # correctly rounded IEEE operations
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
-    "maximum": np.maximum,
+    "maximum": np.maximum, "minimum": np.minimum,
 }
 GRADS = {  # name -> float64 reference of the backward formula
     "relu_grad": lambda g, x: np.where(x > 0, g, 0.0),

@@ -154,11 +154,12 @@ def matmul(
 
 # ---- element-wise ---------------------------------------------------------------------------
 
-__all__ += ["add", "subtract", "multiply", "divide", "maximum", "relu", "sigmoid", "tanh", "exp",
-            "log", "relu_grad", "sigmoid_grad", "tanh_grad"]
+__all__ += ["add", "subtract", "multiply", "divide", "maximum", "minimum", "relu", "sigmoid",
+            "tanh", "exp", "log", "relu_grad", "sigmoid_grad", "tanh_grad"]
 
 # Codes of fastnn::BinaryOp / fastnn::UnaryOp (kernels/elementwise.h).
-_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _RELU_GRAD, _SIGMOID_GRAD, _TANH_GRAD = range(8)
+(_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _MINIMUM, _RELU_GRAD, _SIGMOID_GRAD,
+ _TANH_GRAD) = range(9)
 _RELU, _SIGMOID, _TANH, _EXP, _LOG = range(5)
 
 
@@ -246,6 +247,11 @@ def divide(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
 def maximum(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Element-wise maximum with numpy broadcasting; NaN if either is NaN (like ``np.maximum``)."""
     return _binary(_MAXIMUM, "maximum", a, b, out)
+
+
+def minimum(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Element-wise minimum with numpy broadcasting; NaN if either is NaN (like ``np.minimum``)."""
+    return _binary(_MINIMUM, "minimum", a, b, out)
 
 
 def relu(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:

@@ -8,7 +8,7 @@
 namespace fastnn {
 
 enum class BinaryOp : int {
-    add = 0, subtract, multiply, divide, maximum,
+    add = 0, subtract, multiply, divide, maximum, minimum,
     relu_grad,     // grad * (x > 0): the gradient at exactly 0 is 0
     sigmoid_grad,  // grad * y * (1 - y), y = sigmoid(x)
     tanh_grad,     // grad * (1 - y * y), y = tanh(x)
