@@ -184,6 +184,9 @@ def test_shipped_sample():
     (x_train, y_train), (x_test, y_test) = mnist.load_sample()
     assert x_train.shape == (5000, 28, 28) and x_train.dtype == np.uint8
     assert y_train.shape == (5000,) and np.bincount(y_train).tolist() == [500] * 10
+    # mixed like MNIST's training file: every class in the first 128 (a batch), same order twice
+    assert len(set(y_train[:128].tolist())) == 10
+    assert np.array_equal(mnist.load_sample()[0][1], y_train)
     assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)
     assert y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the official test set's start
     assert 30 < x_test.mean() < 40  # real digits, not blank or random images

@@ -241,6 +241,17 @@ def test_in_place_and_overlapping_out(rng):
     np.testing.assert_array_equal(buf[1:], src + 1)
 
 
+def test_reshape_and_transpose_follow_numpy(rng):
+    x = f32(rng, (2, 3, 4))
+    assert np.shares_memory(ops.reshape(x, (4, -1)), x)  # views, as numpy's
+    np.testing.assert_array_equal(ops.reshape(x, (4, -1)), x.reshape(4, -1))
+    np.testing.assert_array_equal(ops.transpose(x), x.T)
+    np.testing.assert_array_equal(ops.transpose(x, (1, 2, 0)), x.transpose(1, 2, 0))
+    assert ops.reshape([[1, 2]], (2,)).dtype == np.float32
+    with pytest.raises(ValueError):
+        ops.reshape(x, (5, -1))
+
+
 def test_empty(rng):
     assert ops.add(np.empty((0, 3), np.float32), np.ones(3)).shape == (0, 3)
     assert ops.tanh(np.empty((2, 0))).shape == (2, 0)

@@ -810,6 +810,8 @@ EVERY_OP = {
     "sum": (lambda s: [s], lambda x: ops.sum(x, axis=-1)),
     "mean": (lambda s: [s], lambda x: ops.mean(x, axis=0, keepdims=True)),
     "argmax": (lambda s: [s], lambda x: ops.argmax(x, axis=-1)),
+    "reshape": (lambda s: [s], lambda x: ops.reshape(x, (-1,))),
+    "transpose": (lambda s: [s], lambda x: ops.transpose(x)),
     "softmax": (lambda s: [s], lambda x: ops.softmax(x, axis=0)),
     "softmax_cross_entropy": (lambda s: [(s[0], 3)],
                               lambda z: ops.softmax_cross_entropy(z, np.zeros(len(z), int))),

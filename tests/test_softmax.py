@@ -84,6 +84,21 @@ def test_xent_probability_rows(rng, n, k):
     np.testing.assert_allclose(g1, g2, atol=1e-7)
 
 
+@pytest.mark.parametrize("n,k", [(0, 3), (1, 1), (7, 3), (128, 10)])
+def test_xent_per_sample_losses(rng, n, k):
+    z = (rng.standard_normal((n, k)) * 3).astype(np.float32)
+    for y in (rng.integers(0, k, n), rng.dirichlet(np.ones(k), n).astype(np.float32)):
+        rows, grad = ops.softmax_cross_entropy(z, y, reduction="none")
+        t = np.eye(k)[y] if y.ndim == 1 else y.astype(np.float64)
+        z64 = z.astype(np.float64)
+        lse = np.log(np.exp(z64 - z64.max(1, keepdims=True)).sum(1)) + (z64.max(1) if n else 0)
+        assert rows.dtype == np.float32 and rows.shape == (n,)
+        np.testing.assert_allclose(rows, -(t * (z64 - lse[:, None])).sum(1), rtol=1e-6, atol=1e-7)
+        assert np.array_equal(grad, ops.softmax_cross_entropy(z, y)[1])  # the mean's gradient
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
+        ops.softmax_cross_entropy(z, y, reduction="sum")
+
+
 def test_xent_gradient_by_finite_differences(rng):
     z = rng.standard_normal((3, 4))
     y = np.array([2, 0, 3])

@@ -205,9 +205,11 @@ void softmax_binding(const py::array& x, py::array& out, int64_t n, int64_t k) {
     softmax_forward(op, xp, n, k);
 }
 
-// logits (n, k) float32; labels (n,) int64 in [0, k) or None; targets (n, k) float32 or None.
+// logits (n, k) float32; labels (n,) int64 in [0, k) or None; targets (n, k) float32 or None;
+// row_loss (n,) float64 for the per-sample losses, or None.
 double softmax_xent_binding(const py::array& logits, const py::object& labels,
-                            const py::object& targets, py::array& grad) {
+                            const py::object& targets, py::array& grad,
+                            const py::object& row_loss) {
     require_float32(logits, "logits");
     if (logits.ndim() != 2 || logits.shape(1) < 1)
         throw py::value_error("logits must be 2-d (n, k) with k >= 1, got shape " + shape_str(logits));
@@ -228,9 +230,16 @@ double softmax_xent_binding(const py::array& logits, const py::object& labels,
     } else {
         tgt = contiguous_data<float>(targets.cast<py::array>(), n * k, "targets", false);
     }
-    std::vector<double> row_loss(static_cast<size_t>(n));
+    std::vector<double> scratch;
+    double* rows = nullptr;
+    if (row_loss.is_none()) {
+        scratch.resize(static_cast<size_t>(n));
+        rows = scratch.data();
+    } else {
+        rows = contiguous_data<double>(row_loss.cast<py::array>(), n, "row_loss", true);
+    }
     py::gil_scoped_release release;
-    return softmax_xent_forward(g, row_loss.data(), z, lab, tgt, n, k);
+    return softmax_xent_forward(g, rows, z, lab, tgt, n, k);
 }
 
 // ---- optimizer bindings ----
@@ -570,8 +579,9 @@ PYBIND11_MODULE(_C, m) {
     m.def("softmax", &softmax_binding, py::arg("x"), py::arg("out"), py::arg("n"), py::arg("k"),
           "Row softmax of an (n, k) C-contiguous array.");
     m.def("softmax_xent", &softmax_xent_binding, py::arg("logits"), py::arg("labels"),
-          py::arg("targets"), py::arg("grad"),
-          "Mean softmax cross-entropy of (n, k) logits; writes its gradient into grad.");
+          py::arg("targets"), py::arg("grad"), py::arg("row_loss") = py::none(),
+          "Mean softmax cross-entropy of (n, k) logits; writes its gradient into grad and, when "
+          "given, each row's loss into row_loss (float64).");
 
     // ---- optimizer updates ----
     m.def("sgd_update", &sgd_update_binding, py::arg("param"), py::arg("grad"),

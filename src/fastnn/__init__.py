@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
 from . import ops
 from ._config import get_num_threads, set_num_threads, show_config
+from .autograd import GradientTape, Tensor, Variable
 
-__all__ = ["ops", "show_config", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["ops", "show_config", "set_num_threads", "get_num_threads", "GradientTape", "Tensor",
+           "Variable", "__version__"]
+
+# The Keras-style modules load on first use (``fastnn.losses``, ``fastnn.models``, ...), so
+# ``import fastnn`` stays quick while ``fastnn.<module>`` works without its own import line.
+_SUBMODULES = {"activations", "callbacks", "datasets", "initializers", "layers", "losses",
+               "metrics", "models", "optimizers", "regularizers", "testing", "utils"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -5,6 +5,10 @@ During training, softmax followed by categorical (or sparse categorical) cross-e
 one fused kernel on the logits — loss = logsumexp(z) - z_y, gradient (softmax(z) - y) / n —
 and sigmoid followed by binary cross-entropy uses its stable form on the logits,
 max(z, 0) - z*y + log(1 + exp(-|z|)), gradient (sigmoid(z) - y) / n.
+
+On a GradientTape the same holds for a Tensor that ``ops.softmax`` made: its cross-entropy is
+computed from the logits by the fused kernel (as Keras does with a softmax output), so a
+saturated softmax still gets its gradient, where clipped probabilities would give zero.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, Callable, Dict, Tuple, Union
 import numpy as np
 
 from . import ops
+from .autograd import Tensor
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
            "mean_squared_error", "mse", "mean_absolute_error", "mae", "get"]
@@ -25,7 +30,16 @@ def _f32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _check_same_shape(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> None:
+def _prediction(y_pred: Any) -> Any:
+    """y_pred as float32; a Tensor stays one, so that a GradientTape differentiates the loss."""
+    return y_pred if isinstance(y_pred, Tensor) else _f32(y_pred)
+
+
+def _clip(p: Any) -> Any:
+    return ops.minimum(ops.maximum(p, EPSILON), 1.0 - EPSILON)
+
+
+def _check_same_shape(y_true: Any, y_pred: Any, name: str) -> None:
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{name}: y_true and y_pred must have the same shape; received "
                          f"{y_true.shape} and {y_pred.shape}")
@@ -51,54 +65,73 @@ def sparse_labels(y_true: Any, n: int, k: int) -> np.ndarray:
     return y.astype(np.int64, copy=False)
 
 
-def _aligned(y_true: Any, y_pred: Any, name: str) -> Tuple[np.ndarray, np.ndarray]:
+def _aligned(y_true: Any, y_pred: Any, name: str) -> Tuple[np.ndarray, Any]:
     """float32 (y_true, y_pred) of one shape; targets of shape (n,) meet predictions (n, 1)."""
-    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    y_true, y_pred = _f32(y_true), _prediction(y_pred)
     if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1] and y_pred.shape[-1] == 1:
         y_true = y_true[..., None]
     _check_same_shape(y_true, y_pred, name)
     return y_true, y_pred
 
 
-def categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+# Each loss below is written with fastnn.ops, so the same code computes it on arrays and, on a
+# Tensor of predictions, records it for a GradientTape.
+
+def _softmax_logits(y_pred: Any) -> Any:
+    """The logits behind a Tensor that ops.softmax made (rows of a 2-d array), else None."""
+    return y_pred._logits if isinstance(y_pred, Tensor) else None
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-sum(y_true * log(y_pred)) over the last axis; y_pred are probabilities (rows are
     renormalised and clipped to [1e-7, 1 - 1e-7], as Keras does)."""
-    y_true, y_pred = _f32(y_true), _f32(y_pred)
+    y_true, y_pred = _f32(y_true), _prediction(y_pred)
     _check_same_shape(y_true, y_pred, "categorical_crossentropy")
-    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
-    p = np.clip(p, EPSILON, 1.0 - EPSILON)
-    return -(y_true * np.log(p)).sum(axis=-1)
+    logits = _softmax_logits(y_pred)
+    if logits is not None:
+        return ops.softmax_cross_entropy(logits, y_true, reduction="none")[0]
+    p = _clip(ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True)))
+    return ops.multiply(ops.sum(ops.multiply(y_true, ops.log(p)), axis=-1), -1.0)
 
 
-def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
-    """-log(y_pred[label]) with integer labels; y_pred rows are probabilities."""
-    y_pred = _f32(y_pred)
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
+    """-log(y_pred[label]) with integer labels; y_pred rows are probabilities (renormalised and
+    clipped like ``categorical_crossentropy``'s)."""
+    y_pred = _prediction(y_pred)
     if y_pred.ndim != 2:
         raise ValueError(f"sparse_categorical_crossentropy expects y_pred of shape (n, k); "
                          f"received {y_pred.shape}")
     labels = sparse_labels(y_true, *y_pred.shape)
-    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
-    p = np.clip(p[np.arange(len(labels)), labels], EPSILON, 1.0 - EPSILON)
-    return -np.log(p)
+    logits = _softmax_logits(y_pred)
+    if logits is not None:
+        return ops.softmax_cross_entropy(logits, labels, reduction="none")[0]
+    one_hot = np.zeros(y_pred.shape, np.float32)
+    one_hot[np.arange(len(labels)), labels] = 1.0
+    return categorical_crossentropy(one_hot, y_pred)
 
 
-def binary_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-mean(y log p + (1 - y) log(1 - p)) over the last axis, p clipped to [1e-7, 1 - 1e-7]."""
     y_true, y_pred = _aligned(y_true, y_pred, "binary_crossentropy")
-    p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-    return -(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p)).mean(axis=-1)
+    p = _clip(y_pred)
+    terms = ops.add(ops.multiply(y_true, ops.log(p)),
+                    ops.multiply(ops.subtract(1.0, y_true), ops.log(ops.subtract(1.0, p))))
+    return ops.multiply(ops.mean(terms, axis=-1), -1.0)
 
 
-def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
+def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
     """mean((y_pred - y_true)^2) over the last axis."""
     y_true, y_pred = _aligned(y_true, y_pred, "mean_squared_error")
-    return np.square(ops.subtract(y_pred, y_true)).mean(axis=-1)
+    d = ops.subtract(y_pred, y_true)
+    return ops.mean(ops.multiply(d, d), axis=-1)
 
 
-def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
-    """mean(|y_pred - y_true|) over the last axis."""
+def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
+    """mean(|y_pred - y_true|) over the last axis. (On a tape, |d| is max(-d, d): at d == 0 its
+    gradient is -1, one of the subgradients; Keras takes 0.)"""
     y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_error")
-    return np.abs(ops.subtract(y_pred, y_true)).mean(axis=-1)
+    d = ops.subtract(y_pred, y_true)
+    return ops.mean(ops.maximum(ops.multiply(d, -1.0), d), axis=-1)
 
 
 mse = mean_squared_error

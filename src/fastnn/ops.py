@@ -5,6 +5,9 @@ C-contiguous arrays are used without a copy, other real dtypes are converted to 
 strided views are read through their strides where the kernel can. Results are float32.
 ``out=`` must be a float32, C-contiguous, aligned array of the result's shape. Bad input raises a
 ``ValueError`` or ``TypeError`` that names the problem.
+
+Given a ``fastnn.Variable`` or ``Tensor``, an op returns a ``Tensor``, which an open
+``GradientTape`` records (autograd.py); plain arrays take the same path as without autograd.
 """
 
 from __future__ import annotations
@@ -104,6 +107,8 @@ def matmul(
         ValueError: mismatched inner dimensions, wrong ndim, ``beta`` without ``out``, bad ``out``.
         TypeError: non-numeric inputs or an ``out`` that is not float32.
     """
+    if isinstance(a, _Tensor) or isinstance(b, _Tensor):
+        return _autograd.matmul(a, b, out, trans_a, trans_b, alpha, beta)
     a = _as_float32(a, "a")
     b = _as_float32(b, "b")
     if beta != 0.0 and out is None:
@@ -164,6 +169,8 @@ _RELU, _SIGMOID, _TANH, _EXP, _LOG = range(5)
 
 
 def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> np.ndarray:
+    if isinstance(a, _Tensor) or isinstance(b, _Tensor):
+        return _autograd.binary(code, name, a, b, out)
     a = _as_float32(a, "a")
     b = _as_float32(b, "b")
     if a.shape == b.shape:
@@ -204,6 +211,8 @@ def _same_memory(out: np.ndarray, x: np.ndarray) -> bool:
 
 
 def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
+    if isinstance(x, _Tensor):
+        return _autograd.unary(code, x, out)
     x = _as_float32(x, "x")
     if out is None:
         result = np.empty(x.shape, np.float32)
@@ -348,6 +357,8 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - num
     Returns:
         A float32 array, or a numpy float32 scalar for a full reduction without keepdims.
     """
+    if isinstance(x, _Tensor):
+        return _autograd.reduce("sum", x, axis, keepdims, out)
     x = _as_float32(x, "x")
     axes = _normalize_axes(axis, x.ndim, "sum")
     shape = _reduced_shape(x.shape, axes, keepdims)
@@ -365,6 +376,8 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - num
 def mean(x: Any, axis: Any = None, keepdims: bool = False, *,
          out: Optional[np.ndarray] = None) -> Any:
     """Mean over ``axis`` like ``np.mean`` (NaN over an empty axis, without a warning)."""
+    if isinstance(x, _Tensor):
+        return _autograd.reduce("mean", x, axis, keepdims, out)
     x = _as_float32(x, "x")
     axes = _normalize_axes(axis, x.ndim, "mean")
     count = math.prod(x.shape[d] for d in axes)
@@ -411,6 +424,8 @@ __all__ += ["softmax", "softmax_cross_entropy"]
 def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed stably (the maximum is subtracted
     first). A slice whose entries are all -inf gives NaN, as the formula does."""
+    if isinstance(x, _Tensor):
+        return _autograd.softmax(x, axis, out)
     x = _as_float32(x, "x")
     if x.ndim == 0:
         raise ValueError("softmax needs an array of at least 1 dimension")
@@ -434,23 +449,34 @@ def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.n
     return out
 
 
-def softmax_cross_entropy(logits: Any, labels: Any) -> tuple:
-    """Mean softmax cross-entropy and its gradient with respect to the logits, in one fused pass.
+def softmax_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> tuple:
+    """Softmax cross-entropy and its gradient with respect to the logits, in one fused pass:
+    ``logsumexp(z) - z[label]`` per row (``-sum(y * log_softmax(z))`` for probability rows).
 
     Args:
         logits: (n, k) scores, k >= 1.
         labels: integer class indices of shape (n,) (integral floats are accepted), or one-hot
             / probability rows of shape (n, k).
+        reduction: ``"mean"`` for the batch mean, ``"none"`` for one loss per row.
 
     Returns:
-        ``(mean_loss, grad)``: a Python float and the float32 (n, k) array
-        ``(softmax(logits) - y) / n``. With n == 0 the loss is NaN.
+        ``(loss, grad)``: the mean as a Python float (NaN when n == 0), or the float32 (n,) losses
+        with ``"none"``; and the float32 (n, k) gradient of the mean,
+        ``(softmax(logits) - y) / n``.
 
     Raises:
         ValueError: logits not 2-d or with k = 0; labels of the wrong shape, non-integral, or
-            out of range [0, k) (the first bad label and its index are named).
+            out of range [0, k) (the first bad label and its index are named); another reduction.
         TypeError: non-numeric input.
+
+    With a Tensor of logits (under a GradientTape), the loss is a Tensor whose gradient is the
+    fused kernel's.
     """
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'mean' or 'none'; "
+                         f"received {reduction!r}")
+    if isinstance(logits, _Tensor):
+        return _autograd.softmax_cross_entropy(logits, labels, reduction)
     z = np.ascontiguousarray(_as_float32(logits, "logits"))
     if z.ndim != 2 or z.shape[1] < 1:
         raise ValueError(f"softmax_cross_entropy: logits must be 2-d (n, k) with k >= 1; "
@@ -460,6 +486,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple:
     if y.dtype.kind not in "biuf":
         raise TypeError(f"softmax_cross_entropy: labels must be numeric; received dtype {y.dtype}")
     grad = np.empty((n, k), np.float32)
+    rows = np.empty(n, np.float64) if reduction == "none" else None
     if y.shape == (n,):
         if y.dtype.kind == "f":
             if not np.all(y == np.round(y)):
@@ -472,15 +499,38 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple:
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"softmax_cross_entropy: label {int(idx[i])} at index {i} is out "
                                  f"of range [0, {k})")
-        loss = _C.softmax_xent(z, idx, None, grad)
+        loss = _C.softmax_xent(z, idx, None, grad, rows)
     elif y.shape == (n, k):
         t = np.ascontiguousarray(_as_float32(y, "labels"))
-        loss = _C.softmax_xent(z, None, t, grad)
+        loss = _C.softmax_xent(z, None, t, grad, rows)
     else:
         raise ValueError(f"softmax_cross_entropy: labels must have shape ({n},) (class indices) "
                          f"or ({n}, {k}) (probabilities) for logits of shape {z.shape}; "
                          f"received {y.shape}")
+    if rows is not None:
+        return rows.astype(np.float32), grad
     return float(loss), grad
+
+
+# ---- shape ---------------------------------------------------------------------------------
+
+__all__ += ["reshape", "transpose"]
+
+
+def reshape(x: Any, shape: Any) -> Any:
+    """``x`` with a new shape (one entry may be -1), like ``np.reshape``: a view when the layout
+    allows. Differentiable: the gradient is reshaped back."""
+    if isinstance(x, _Tensor):
+        return _autograd.reshape(x, shape)
+    return np.reshape(_as_float32(x, "x"), shape)
+
+
+def transpose(x: Any, axes: Any = None) -> Any:
+    """``x`` with its axes permuted (reversed by default), like ``np.transpose``: a view.
+    Differentiable: the gradient is permuted back."""
+    if isinstance(x, _Tensor):
+        return _autograd.transpose(x, axes)
+    return np.transpose(_as_float32(x, "x"), axes)
 
 
 # ---- optimizer updates ----------------------------------------------------------------------
@@ -750,3 +800,9 @@ def adam_update(
     param, g = _update_buffers(param, grad, m=m, v=v)
     if param.size:
         _C.adam_update(param, g, m, v, int(step), learning_rate, beta_1, beta_2, epsilon)
+
+
+# Tensors and Variables (autograd.py) are built on the ops above, which hand them over to it when
+# one is an input; imported last, once every op exists.
+from . import autograd as _autograd  # noqa: E402
+from .autograd import Tensor as _Tensor  # noqa: E402

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from ._files import Arrays, fastnn_cache, find_or_download, read_idx, search_places
 
 __all__ = ["load_data", "load_sample"]
@@ -40,8 +42,15 @@ def load_data(path: Optional[os.PathLike] = None) -> Arrays:
 
 def load_sample() -> Arrays:
     """The MNIST sample shipped with fastnn, offline: 5,000 real training digits (500 per
-    class) and the official 10,000 test digits, in load_data's format."""
-    return ((read_idx(_SAMPLE / "train-5k-images-idx3-ubyte.gz"),
-             read_idx(_SAMPLE / "train-5k-labels-idx1-ubyte.gz")),
+    class) and the official 10,000 test digits, in load_data's format.
+
+    The training digits come in one fixed mixed order, as in MNIST's own training file (the
+    shipped files hold them sorted by class, and code that batches without shuffling, like the
+    book's from-scratch example, would see one class at a time)."""
+    x_train = read_idx(_SAMPLE / "train-5k-images-idx3-ubyte.gz")
+    y_train = read_idx(_SAMPLE / "train-5k-labels-idx1-ubyte.gz")
+    # RandomState's stream is frozen across numpy versions: the same order everywhere.
+    order = np.random.RandomState(0).permutation(len(y_train))
+    return ((x_train[order], y_train[order]),
             (read_idx(_SAMPLE / "t10k-images-idx3-ubyte.gz"),
              read_idx(_SAMPLE / "t10k-labels-idx1-ubyte.gz")))
