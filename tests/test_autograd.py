@@ -348,8 +348,7 @@ def test_errors_name_the_problem(rng):
     with pytest.raises(TypeError, match="constant exponent"):
         x ** x
     with GradientTape() as tape:
-        with pytest.raises(TypeError, match="relu_grad has no gradient"):
-            ops.relu_grad(x, x)
+        assert type(ops.relu_grad(x, x)) is np.ndarray  # a backward helper: arrays, no record
         with pytest.raises(TypeError, match="each target must be a Tensor"):
             tape.gradient(1.0, x)
     with pytest.raises(TypeError, match="does not support ufuncs"):  # fastnn.ops, not np.exp

@@ -6,7 +6,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from .datasets._files import Arrays
 
 
 def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -34,7 +37,7 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _load(dataset: str):
+def _load(dataset: str) -> Tuple[str, Arrays]:
     from .datasets import fashion_mnist, mnist
 
     if dataset == "sample":
@@ -82,9 +85,10 @@ def train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
     seconds = time.perf_counter() - start
-    test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
-    print(f"trained {args.epochs} epoch(s) in {seconds:.2f} s; test loss {test_loss:.4f}, "
-          f"test accuracy {test_acc:.4f}")
+    scores = model.evaluate(x_test, y_test, batch_size=1000, verbose=0, return_dict=True)
+    assert isinstance(scores, dict)
+    print(f"trained {args.epochs} epoch(s) in {seconds:.2f} s; test loss {scores['loss']:.4f}, "
+          f"test accuracy {scores['accuracy']:.4f}")
     if args.save:
         model.save(args.save)
         print(f"saved the model to {args.save}")

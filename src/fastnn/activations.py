@@ -10,28 +10,29 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import ops
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get", "serialize"]
 
 
-def relu(x: Any) -> np.ndarray:
+def relu(x: ArrayLike) -> np.ndarray:
     """max(x, 0)."""
     return ops.relu(x)
 
 
-def sigmoid(x: Any) -> np.ndarray:
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """1 / (1 + exp(-x)), computed stably."""
     return ops.sigmoid(x)
 
 
-def tanh(x: Any) -> np.ndarray:
+def tanh(x: ArrayLike) -> np.ndarray:
     """Hyperbolic tangent."""
     return ops.tanh(x)
 
 
-def softmax(x: Any, axis: int = -1) -> np.ndarray:
+def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
     return ops.softmax(x, axis=axis)
 

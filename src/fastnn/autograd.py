@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -24,7 +24,8 @@ from . import ops
 
 __all__ = ["Tensor", "Variable", "GradientTape"]
 
-Backward = Callable[[np.ndarray], Tuple[Optional[np.ndarray], ...]]
+Grads = Tuple[Optional[np.ndarray], ...]
+Backward = Callable[[np.ndarray], Grads]
 
 
 class _ThreadState(threading.local):
@@ -63,6 +64,9 @@ class Tensor:
     # so a cross-entropy of it runs the fused kernel on them: exact and stable where clipped
     # probabilities would stop the gradient.
     __slots__ = ("_value", "_node", "_logits", "__weakref__")
+    _value: np.ndarray
+    _node: Optional[Node]
+    _logits: Any
     # numpy defers to the reflected operators below, so `array @ tensor` is recorded as well.
     __array_ufunc__ = None
 
@@ -70,8 +74,8 @@ class Tensor:
         if isinstance(value, Tensor):
             value = value._value
         self._value = _readonly(np.array(ops._as_float32(value, "value"), dtype=np.float32))
-        self._node: Optional[Node] = None
-        self._logits: Any = None
+        self._node = None
+        self._logits = None
 
     @classmethod
     def _wrap(cls, value: Any, node: Optional[Node] = None) -> Tensor:
@@ -130,34 +134,34 @@ class Tensor:
         body = np.array2string(self._value, separator=", ", prefix=" " * 7)
         return f"{type(self).__name__}({body}, shape={self.shape}, dtype=float32)"
 
-    def __add__(self, other: Any) -> Tensor:
+    def __add__(self, other: ops.TensorLike) -> Tensor:
         return ops.add(self, other)
 
-    def __radd__(self, other: Any) -> Tensor:
+    def __radd__(self, other: ops.TensorLike) -> Tensor:
         return ops.add(other, self)
 
-    def __sub__(self, other: Any) -> Tensor:
+    def __sub__(self, other: ops.TensorLike) -> Tensor:
         return ops.subtract(self, other)
 
-    def __rsub__(self, other: Any) -> Tensor:
+    def __rsub__(self, other: ops.TensorLike) -> Tensor:
         return ops.subtract(other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
+    def __mul__(self, other: ops.TensorLike) -> Tensor:
         return ops.multiply(self, other)
 
-    def __rmul__(self, other: Any) -> Tensor:
+    def __rmul__(self, other: ops.TensorLike) -> Tensor:
         return ops.multiply(other, self)
 
-    def __truediv__(self, other: Any) -> Tensor:
+    def __truediv__(self, other: ops.TensorLike) -> Tensor:
         return ops.divide(self, other)
 
-    def __rtruediv__(self, other: Any) -> Tensor:
+    def __rtruediv__(self, other: ops.TensorLike) -> Tensor:
         return ops.divide(other, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
+    def __matmul__(self, other: ops.TensorLike) -> Tensor:
         return ops.matmul(self, other)
 
-    def __rmatmul__(self, other: Any) -> Tensor:
+    def __rmatmul__(self, other: ops.TensorLike) -> Tensor:
         return ops.matmul(other, self)
 
     def __neg__(self) -> Tensor:
@@ -383,7 +387,7 @@ class GradientTape:
         return order
 
     def _backpropagate(self, targets: List[Tensor], seeds: List[np.ndarray],
-                       keep: set) -> Dict[int, np.ndarray]:
+                       keep: Set[int]) -> Dict[int, np.ndarray]:
         grads: Dict[int, np.ndarray] = {}
         for t, s in zip(targets, seeds):
             _accumulate(grads, t, s)
@@ -473,18 +477,21 @@ def _negative(g: np.ndarray) -> np.ndarray:
     return ops.multiply(g, -1.0)
 
 
-def _maximum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple:
+def _maximum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
+                      out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     gb = ops.relu_grad(g, ops.subtract(b, a))  # where b > a; ties go to a, as in TensorFlow
     return ops.subtract(g, gb), gb
 
 
-def _minimum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple:
+def _minimum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
+                      out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     gb = ops.relu_grad(g, ops.subtract(a, b))  # where b < a
     return ops.subtract(g, gb), gb
 
 
 # code -> (g, a, b, out) -> (gradient of a, gradient of b), before un-broadcasting
-_BINARY_BACKWARD: Dict[int, Callable[..., tuple]] = {
+_BINARY_BACKWARD: Dict[int, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                                     Tuple[np.ndarray, np.ndarray]]] = {
     ops._ADD: lambda g, a, b, out: (g, g),
     ops._SUBTRACT: lambda g, a, b, out: (g, _negative(g)),
     ops._MULTIPLY: lambda g, a, b, out: (ops.multiply(g, b), ops.multiply(g, a)),
@@ -496,7 +503,7 @@ _BINARY_BACKWARD: Dict[int, Callable[..., tuple]] = {
 }
 
 # code -> (g, x, y) -> gradient of x, where y is the op's result
-_UNARY_BACKWARD: Dict[int, Callable[..., np.ndarray]] = {
+_UNARY_BACKWARD: Dict[int, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
     ops._RELU: lambda g, x, y: ops.relu_grad(g, y),  # 0 at x == 0, as in Keras
     ops._SIGMOID: lambda g, x, y: ops.sigmoid_grad(g, y),
     ops._TANH: lambda g, x, y: ops.tanh_grad(g, y),
@@ -505,22 +512,13 @@ _UNARY_BACKWARD: Dict[int, Callable[..., np.ndarray]] = {
 }
 
 
-def _not_differentiable(name: str, inputs: Tuple[Any, ...], value: np.ndarray) -> Tensor:
-    if any(t._watches(x) for t in _state.tapes for x in inputs):
-        raise TypeError(f"{name} has no gradient (it is a backward helper); pass it arrays "
-                        f"(t.numpy()) outside what a tape should differentiate")
-    return Tensor._wrap(value)
-
-
 def binary(code: int, name: str, a: Any, b: Any, out: Any) -> Tensor:
     _no_out(out, name)
     av, bv = _array(a, "a"), _array(b, "b")
-    value = ops._binary(code, name, av, bv, None)
-    backward = _BINARY_BACKWARD.get(code)
-    if backward is None:
-        return _not_differentiable(name, (a, b), value)
+    value = ops._binary_arrays(code, name, av, bv, None)
+    backward = _BINARY_BACKWARD[code]
 
-    def grads(g: np.ndarray) -> tuple:
+    def grads(g: np.ndarray) -> Grads:
         ga, gb = backward(g, av, bv, value)
         return _unbroadcast(ga, av.shape), _unbroadcast(gb, bv.shape)
     return _result(value, (a, b), grads)
@@ -529,7 +527,7 @@ def binary(code: int, name: str, a: Any, b: Any, out: Any) -> Tensor:
 def unary(code: int, x: Any, out: Any) -> Tensor:
     _no_out(out, "unary op")
     xv = _array(x, "x")
-    value = ops._unary(code, xv, None)
+    value = ops._unary_arrays(code, xv, None)
     backward = _UNARY_BACKWARD[code]
     return _result(value, (x,), lambda g: (backward(g, xv, value),))
 
@@ -542,7 +540,7 @@ def matmul(a: Any, b: Any, out: Any, trans_a: bool, trans_b: bool, alpha: float,
     av, bv = _array(a, "a"), _array(b, "b")
     value = ops.matmul(av, bv, trans_a=trans_a, trans_b=trans_b, alpha=alpha)
 
-    def grads(g: np.ndarray) -> tuple:
+    def grads(g: np.ndarray) -> Grads:
         # C = alpha op(A) op(B): dop(A) = alpha G op(B)^T, dop(B) = alpha op(A)^T G, with the
         # flags choosing which operand is read transposed; an N-d A is a stack of rows (np.dot).
         a2 = av if av.ndim == 2 else av.reshape(math.prod(av.shape[:-1]), av.shape[-1])
@@ -576,7 +574,7 @@ def softmax(x: Any, axis: int, out: Any) -> Tensor:
     xv = _array(x, "x")
     y = ops.softmax(xv, axis=axis)
 
-    def grads(g: np.ndarray) -> tuple:
+    def grads(g: np.ndarray) -> Grads:
         # dx = y * (g - sum(g * y)) along the axis: the Jacobian diag(y) - y y^T applied to g
         s = ops.sum(ops.multiply(g, y), axis=axis, keepdims=True)
         return (ops.multiply(y, ops.subtract(g, s)),)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -73,12 +73,14 @@ class History(Callback):
         return fig
 
 
-def _better(mode: str, monitor: str):
+def _better(mode: str, monitor: str) -> Tuple[Callable[[float, float], bool], str]:
     if mode == "auto":
         mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-    return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b), mode
+    if mode == "min":
+        return (lambda a, b: a < b), mode
+    return (lambda a, b: a > b), mode
 
 
 class EarlyStopping(Callback):

@@ -25,12 +25,12 @@ def _shape_tuple(shape: Any, what: str) -> Shape:
     if isinstance(shape, int):
         shape = (shape,)
     try:
-        shape = tuple(int(d) for d in shape)
+        dims: Shape = tuple(int(d) for d in shape)
     except TypeError:
         raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}") from None
-    if not shape or any(d <= 0 for d in shape):
+    if not dims or any(d <= 0 for d in dims):
         raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}")
-    return shape
+    return dims
 
 
 class Layer:
@@ -104,7 +104,7 @@ class Layer:
         x = ops._as_float32(x, "inputs")
         if not self.built:
             self.build(x.shape[1:])
-        if any(w is None for w in self.weights):
+        if self.param_specs() and not self.weights:
             # Used on its own, outside a model: the layer gets buffers of its own.
             specs = self.param_specs()
             self.bind([np.asarray(initializers.get(init)(shape), np.float32) for _, shape, init in specs],
@@ -171,7 +171,8 @@ class Dense(Layer):
 
     def param_specs(self) -> List[Tuple[str, Shape, Any]]:
         assert self.input_shape is not None
-        specs = [("kernel", (self.input_shape[-1], self.units), self.kernel_initializer)]
+        specs: List[Tuple[str, Shape, Any]] = [
+            ("kernel", (self.input_shape[-1], self.units), self.kernel_initializer)]
         if self.use_bias:
             specs.append(("bias", (self.units,), self.bias_initializer))
         return specs
@@ -183,21 +184,31 @@ class Dense(Layer):
 
     @property
     def weights(self) -> List[np.ndarray]:
-        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+        if self.kernel is None:  # not built yet
+            return []
+        return [self.kernel] if self.bias is None else [self.kernel, self.bias]
+
+    def _bound(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """(kernel, bias or None) once the model has bound them."""
+        if self.kernel is None:
+            raise RuntimeError(f"layer {self.name!r} has no weights yet: build the model first")
+        return self.kernel, self.bias
 
     def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
         """The layer's output; with ``logits=True`` the pre-activation (for fused losses)."""
+        kernel, bias = self._bound()
         self._x = x
         z = self._buffer("z", x.shape[:-1] + (self.units,))
-        ops.matmul(x, self.kernel, out=z)
-        if self.use_bias:
-            ops.add(z, self.bias, out=z)
+        ops.matmul(x, kernel, out=z)
+        if bias is not None:
+            ops.add(z, bias, out=z)
         self._y = z if logits else activations.forward(self.activation, z)
         return self._y
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True, of_logits: bool = False
                  ) -> Optional[np.ndarray]:
         """Gradients from dLoss/d(output) (or dLoss/d(logits) with ``of_logits=True``)."""
+        kernel, bias = self._bound()
         if of_logits or self.activation == "linear":
             gz = grad
         else:
@@ -207,17 +218,19 @@ class Dense(Layer):
         g2 = gz.reshape(-1, self.units)
         ops.matmul(x2, g2, trans_a=True, out=self.d_kernel)
         if self.kernel_regularizer is not None:
-            self.kernel_regularizer.add_gradient(self.kernel, self.d_kernel)
-        if self.use_bias:
+            self.kernel_regularizer.add_gradient(kernel, self.d_kernel)
+        if bias is not None:
             ops.sum(g2, axis=0, out=self.d_bias)
         if not need_input_grad:
             return None
         gx = self._buffer("gx", self._x.shape)
-        ops.matmul(gz, self.kernel, trans_b=True, out=gx)
+        ops.matmul(gz, kernel, trans_b=True, out=gx)
         return gx
 
     def penalty(self) -> float:
-        return 0.0 if self.kernel_regularizer is None else self.kernel_regularizer.penalty(self.kernel)
+        if self.kernel_regularizer is None:
+            return 0.0
+        return self.kernel_regularizer.penalty(self._bound()[0])
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()

@@ -15,7 +15,8 @@ __all__ = ["categorical_accuracy", "sparse_categorical_accuracy", "binary_accura
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     """1.0 where argmax(y_pred) == argmax(y_true), per sample."""
-    return (ops.argmax(y_pred, axis=-1) == np.argmax(np.asarray(y_true), axis=-1)).astype(np.float32)
+    hits = np.asarray(ops.argmax(y_pred, axis=-1) == np.argmax(np.asarray(y_true), axis=-1))
+    return hits.astype(np.float32)
 
 
 def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -23,7 +24,7 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
     y = np.asarray(y_true)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    return (ops.argmax(y_pred, axis=-1) == y.astype(np.int64)).astype(np.float32)
+    return np.asarray(ops.argmax(y_pred, axis=-1) == y.astype(np.int64)).astype(np.float32)
 
 
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
@@ -32,7 +33,7 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndar
     y = np.asarray(y_true, dtype=np.float32)
     if y.shape != p.shape and y.shape == p.shape[:-1]:
         y = y[..., None]
-    return ((p > threshold).astype(np.float32) == y).mean(axis=-1).astype(np.float32)
+    return np.asarray(((p > threshold).astype(np.float32) == y).mean(axis=-1), np.float32)
 
 
 mean_absolute_error = mae = losses.mean_absolute_error

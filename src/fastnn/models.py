@@ -97,9 +97,11 @@ class Sequential:
         flat parameter and gradient buffers. Layers already built keep their weights."""
         if not self.layers:
             raise ValueError("Cannot build an empty Sequential model: add layers first")
-        old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers
-               if layer.built and not any(w is None for w in layer.weights)}
-        shape = tuple(int(d) for d in input_shape[1:])
+        old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers}
+        if any(d is None for d in input_shape[1:]):
+            raise ValueError(f"build: every axis but the batch axis needs a size; received "
+                             f"input_shape={tuple(input_shape)}")
+        shape = tuple(int(d) for d in input_shape[1:] if d is not None)
         for layer in self.layers:
             shape = layer.build(shape)
         specs = [(layer, layer.param_specs()) for layer in self.layers]
@@ -114,9 +116,10 @@ class Sequential:
                 views.append(self._params[offset:offset + n].reshape(s))
                 grads.append(self._grads[offset:offset + n].reshape(s))
                 offset += n
-            previous = old.get(id(layer))
-            for view, (_, s, init), value in zip(views, layer_specs, previous or [None] * len(views)):
-                view[...] = value if value is not None and value.shape == s else initializers.get(init)(s)
+            previous = old[id(layer)]
+            for i, (view, (_, s, init)) in enumerate(zip(views, layer_specs)):
+                keep = i < len(previous) and previous[i].shape == s
+                view[...] = previous[i] if keep else initializers.get(init)(s)
             layer.bind(views, grads)
         self._mlp = {}
         self.built = True
@@ -173,10 +176,11 @@ class Sequential:
         loss (training) or the optimizer (training) needs the layer-by-layer path."""
         if not (self.fused_step and self.built):
             return None
-        dense = [layer for layer in self.layers
-                 if not isinstance(layer, InputLayer) and not (isinstance(layer, Dropout) and
-                                                                (layer.rate == 0.0 or not training))]
-        if not dense or not all(isinstance(d, Dense) and d.kernel_regularizer is None for d in dense):
+        active = [layer for layer in self.layers
+                  if not isinstance(layer, InputLayer) and not (isinstance(layer, Dropout) and
+                                                                 (layer.rate == 0.0 or not training))]
+        dense = [d for d in active if isinstance(d, Dense) and d.kernel_regularizer is None]
+        if not dense or len(dense) != len(active):
             return None
         out_act = dense[-1].activation
         if out_act not in self._OUTPUT_LOSS or any(d.activation not in self._HIDDEN_ACT for d in dense[:-1]):
@@ -192,8 +196,9 @@ class Sequential:
             def offset(a: Optional[np.ndarray]) -> int:
                 return -1 if a is None else (a.ctypes.data - base) // 4
 
-            specs = [(d.kernel.shape[0], d.units, offset(d.kernel), offset(d.bias if d.use_bias else None),
-                      self._HIDDEN_ACT.get(d.activation, -1)) for d in dense]
+            specs = [(kernel.shape[0], d.units, offset(kernel), offset(bias),
+                      self._HIDDEN_ACT.get(d.activation, -1))
+                     for d, (kernel, bias) in ((d, d._bound()) for d in dense)]
             self._mlp[code] = _C.Mlp(self._params, self._grads, specs, code)
         return self._mlp[code]
 
@@ -238,6 +243,7 @@ class Sequential:
             loss = float(per.mean(dtype=np.float64)) if n else float("nan")
             grad = ops.multiply(ops.subtract(p, target), 1.0 / max(1, n))
             return loss, grad, p
+        assert self.loss is not None  # compiled
         loss, grad = losses.mean_and_gradient(self.loss, y, out)
         return loss, grad, out
 
@@ -254,6 +260,7 @@ class Sequential:
         g: Optional[np.ndarray] = grad
         for i in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[i]
+            assert g is not None  # only the first layer with weights returns no input gradient
             if i == len(self.layers) - 1 and fused is not None:
                 g = layer.backward(g, need_input_grad=i > first, of_logits=True)  # type: ignore[call-arg]
             else:
@@ -274,8 +281,13 @@ class Sequential:
             raise ValueError(f"{what}: the model expects inputs of shape "
                              f"{tuple(self.input_shape)}; received {x.shape}")
 
+    def _output_shape(self) -> Tuple[int, ...]:
+        shape = self.layers[-1].output_shape
+        assert shape is not None  # built
+        return tuple(shape)
+
     def _check_targets(self, y: np.ndarray, what: str) -> None:
-        out_dim = self.layers[-1].output_shape[-1]
+        out_dim = self._output_shape()[-1]
         if self.loss in ("sparse_categorical_crossentropy",):
             losses.sparse_labels(y, len(y), out_dim)
         elif self.loss == "categorical_crossentropy":
@@ -285,7 +297,7 @@ class Sequential:
                     f"({len(y)}, {out_dim}); received {y.shape}. For integer labels use "
                     f"loss='sparse_categorical_crossentropy' or utils.to_categorical")
         else:
-            out_shape = tuple(self.layers[-1].output_shape)
+            out_shape = self._output_shape()
             if y.shape[1:] != out_shape and not (out_shape == (1,) and y.ndim == 1):
                 raise ValueError(f"{what}: {self.loss} needs targets shaped like the model's "
                                  f"output, {(len(y),) + out_shape}; received {y.shape}")
@@ -324,6 +336,8 @@ class Sequential:
             raise ValueError("fit: the dataset is empty (0 samples)")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1). Received: {validation_split}")
+        xv: Optional[np.ndarray] = None
+        yv: Optional[np.ndarray] = None
         if validation_data is not None:
             xv, yv = _as_inputs(validation_data[0], "validation x"), _as_targets(validation_data[1], "validation y")
         elif validation_split > 0.0:
@@ -333,13 +347,11 @@ class Sequential:
                 raise ValueError(f"validation_split={validation_split} leaves no training or no "
                                  f"validation samples out of {len(x)}")
             x, xv, y, yv = x[:split], x[split:], y[:split], y[split:]
-        else:
-            xv = yv = None
         if not self.built:
             self.build((None,) + x.shape[1:])
         self._check_data(x, y, "fit")
         self._check_targets(y, "fit")
-        if xv is not None:
+        if xv is not None and yv is not None:
             self._check_data(xv, yv, "fit (validation data)")
             self._check_targets(yv, "fit (validation data)")
 
@@ -356,13 +368,16 @@ class Sequential:
         x_buf = {b: np.empty((b,) + x.shape[1:], np.float32) for b in {min(batch_size, n), n - (steps - 1) * batch_size}}
         y_buf = {b: np.empty((b,) + y.shape[1:], y.dtype) for b in x_buf}
         rng = get_rng()
+        optimizer = self.optimizer
+        assert optimizer is not None  # compiled
         mlp = self._fused_mlp(training=True) if x.ndim == 2 else None
         if mlp is not None:
             labels, targets = self._fused_targets(y)
             # The fused step counts correct predictions itself; other metrics need the layers.
             if not all(fn in (metrics_module.categorical_accuracy,
                               metrics_module.sparse_categorical_accuracy) and self._OUTPUT_LOSS.get(
-                                  self.layers[-1].activation) == 0 for _, fn in metric_fns):
+                                  str(getattr(self.layers[-1], "activation", ""))) == 0
+                      for _, fn in metric_fns):
                 mlp = None
         self.stop_training = False
         for cb in cbs:
@@ -378,7 +393,7 @@ class Sequential:
                 rows = order[step * batch_size:(step + 1) * batch_size]
                 if mlp is not None:
                     loss_sum, correct = mlp.train_step(
-                        x, rows, labels, targets, *self.optimizer._begin_fused_step(self._params.size))
+                        x, rows, labels, targets, *optimizer._begin_fused_step(self._params.size))
                     totals[0] += loss_sum
                     totals[1:] += correct
                 else:
@@ -395,7 +410,7 @@ class Sequential:
                     cb.on_batch_end(step, logs)  # a NaN batch loss makes the running mean NaN
                 if self.stop_training:
                     break
-            if xv is not None:
+            if xv is not None and yv is not None:
                 values = self._evaluate_arrays(xv, yv, batch_size, metric_fns)
                 logs.update({"val_loss": values[0]})
                 logs.update({"val_" + name: v for (name, _), v in zip(metric_fns, values[1:])})
@@ -455,7 +470,7 @@ class Sequential:
         if not self.built:
             self.build((None,) + x.shape[1:])
         self._check_data(x, None, "predict")
-        out = np.empty((len(x),) + tuple(self.layers[-1].output_shape), np.float32)
+        out = np.empty((len(x),) + self._output_shape(), np.float32)
         mlp = self._fused_mlp(training=False) if x.ndim == 2 else None
         if mlp is not None:
             # Rows are independent, so the whole array goes in one call (processed in blocks).
@@ -518,7 +533,7 @@ class Sequential:
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self.layers]}
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Saves architecture, weights and compile settings to one file (an npz archive with a
         JSON header; no pickle). Atomic: written to a temporary file in the same folder, then
         renamed over ``path``, so a crash never leaves a half-written model."""
@@ -533,7 +548,7 @@ class Sequential:
                 "loss": self.loss,
                 "metrics": [m for m in self._metric_ids if isinstance(m, str)],
             }
-        arrays = {f"weight_{i}": w for i, w in enumerate(self.get_weights())}
+        arrays: Dict[str, Any] = {f"weight_{i}": w for i, w in enumerate(self.get_weights())}
         arrays[_CONFIG_KEY] = np.frombuffer(json.dumps(config).encode("utf-8"), np.uint8)
         path = Path(path)
         folder = path.parent if str(path.parent) else Path(".")
@@ -550,7 +565,7 @@ class Sequential:
             raise
 
 
-def load_model(path: Union[str, os.PathLike], compile: bool = True) -> Sequential:
+def load_model(path: Union[str, os.PathLike[str]], compile: bool = True) -> Sequential:
     """Loads a model written by ``Sequential.save``.
 
     Raises:

@@ -13,11 +13,20 @@ Given a ``fastnn.Variable`` or ``Tensor``, an op returns a ``Tensor``, which an 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Final, Optional, Tuple, Union, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _C
+
+if TYPE_CHECKING:
+    from .autograd import Tensor
+
+# For the type checker: an op returns a Tensor when an input is a Tensor (or Variable), else a
+# numpy array (the overloads below say so op by op).
+TensorLike = Union[ArrayLike, "Tensor"]
+ArrayOrTensor = Union[np.ndarray, "Tensor"]
 
 __all__: list[str] = []
 
@@ -76,16 +85,25 @@ def _overlaps(out: np.ndarray, *inputs: np.ndarray) -> bool:
 __all__ += ["matmul"]
 
 
+@overload
+def matmul(a: Tensor, b: TensorLike, *, out: None = None, trans_a: bool = False,
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> Tensor: ...
+@overload
+def matmul(a: TensorLike, b: Tensor, *, out: None = None, trans_a: bool = False,
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> Tensor: ...
+@overload
+def matmul(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None, trans_a: bool = False,
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray: ...
 def matmul(
-    a: Any,
-    b: Any,
+    a: TensorLike,
+    b: TensorLike,
     *,
     out: Optional[np.ndarray] = None,
     trans_a: bool = False,
     trans_b: bool = False,
     alpha: float = 1.0,
     beta: float = 0.0,
-) -> np.ndarray:
+) -> ArrayOrTensor:
     """General matrix product ``alpha * op(a) @ op(b) + beta * out`` (a float32 GEMM).
 
     ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set; no transpose is materialised.
@@ -163,14 +181,30 @@ __all__ += ["add", "subtract", "multiply", "divide", "maximum", "minimum", "relu
             "tanh", "exp", "log", "relu_grad", "sigmoid_grad", "tanh_grad"]
 
 # Codes of fastnn::BinaryOp / fastnn::UnaryOp (kernels/elementwise.h).
-(_ADD, _SUBTRACT, _MULTIPLY, _DIVIDE, _MAXIMUM, _MINIMUM, _RELU_GRAD, _SIGMOID_GRAD,
- _TANH_GRAD) = range(9)
-_RELU, _SIGMOID, _TANH, _EXP, _LOG = range(5)
+_ADD: Final = 0
+_SUBTRACT: Final = 1
+_MULTIPLY: Final = 2
+_DIVIDE: Final = 3
+_MAXIMUM: Final = 4
+_MINIMUM: Final = 5
+_RELU_GRAD: Final = 6
+_SIGMOID_GRAD: Final = 7
+_TANH_GRAD: Final = 8
+_RELU: Final = 0
+_SIGMOID: Final = 1
+_TANH: Final = 2
+_EXP: Final = 3
+_LOG: Final = 4
 
 
-def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> np.ndarray:
+def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
     if isinstance(a, _Tensor) or isinstance(b, _Tensor):
         return _autograd.binary(code, name, a, b, out)
+    return _binary_arrays(code, name, a, b, out)
+
+
+def _binary_arrays(code: int, name: str, a: Any, b: Any,
+                   out: Optional[np.ndarray]) -> np.ndarray:
     a = _as_float32(a, "a")
     b = _as_float32(b, "b")
     if a.shape == b.shape:
@@ -210,9 +244,13 @@ def _same_memory(out: np.ndarray, x: np.ndarray) -> bool:
             and x.strides == out.strides)
 
 
-def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
+def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
     if isinstance(x, _Tensor):
         return _autograd.unary(code, x, out)
+    return _unary_arrays(code, x, out)
+
+
+def _unary_arrays(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
     x = _as_float32(x, "x")
     if out is None:
         result = np.empty(x.shape, np.float32)
@@ -228,7 +266,13 @@ def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
     return out
 
 
-def add(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def add(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def add(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def add(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def add(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``a + b`` with numpy broadcasting (e.g. (128, 512) + (512,) adds a bias to every row).
 
     Raises:
@@ -238,70 +282,122 @@ def add(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     return _binary(_ADD, "add", a, b, out)
 
 
-def subtract(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def subtract(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def subtract(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def subtract(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def subtract(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``a - b`` with numpy broadcasting."""
     return _binary(_SUBTRACT, "subtract", a, b, out)
 
 
-def multiply(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def multiply(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def multiply(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def multiply(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def multiply(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``a * b`` with numpy broadcasting."""
     return _binary(_MULTIPLY, "multiply", a, b, out)
 
 
-def divide(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def divide(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def divide(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def divide(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def divide(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``a / b`` with numpy broadcasting (IEEE: x / 0 is ±inf, 0 / 0 is NaN)."""
     return _binary(_DIVIDE, "divide", a, b, out)
 
 
-def maximum(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def maximum(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def maximum(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def maximum(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def maximum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """Element-wise maximum with numpy broadcasting; NaN if either is NaN (like ``np.maximum``)."""
     return _binary(_MAXIMUM, "maximum", a, b, out)
 
 
-def minimum(a: Any, b: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def minimum(a: Tensor, b: TensorLike, *, out: None = None) -> Tensor: ...
+@overload
+def minimum(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def minimum(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def minimum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """Element-wise minimum with numpy broadcasting; NaN if either is NaN (like ``np.minimum``)."""
     return _binary(_MINIMUM, "minimum", a, b, out)
 
 
-def relu(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def relu(x: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def relu(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def relu(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``max(x, 0)``, as ``np.maximum(x, 0)`` (NaN stays NaN)."""
     return _unary(_RELU, x, out)
 
 
-def sigmoid(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def sigmoid(x: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def sigmoid(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``1 / (1 + exp(-x))``, computed without overflow for any x."""
     return _unary(_SIGMOID, x, out)
 
 
-def tanh(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def tanh(x: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def tanh(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def tanh(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """Hyperbolic tangent."""
     return _unary(_TANH, x, out)
 
 
-def exp(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def exp(x: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def exp(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def exp(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``e ** x`` (inf on overflow, like numpy)."""
     return _unary(_EXP, x, out)
 
 
-def log(x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def log(x: Tensor, *, out: None = None) -> Tensor: ...
+@overload
+def log(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def log(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """Natural logarithm (-inf at 0, NaN below 0, like numpy)."""
     return _unary(_LOG, x, out)
 
 
+# The backward helpers work on arrays (a Tensor is read as its value, never recorded).
+
 def relu_grad(grad: Any, x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Backward of relu: ``grad * (x > 0)``. The gradient at exactly 0 is 0 (as in Keras and
     TensorFlow). ``x`` may be relu's input or its output: both are > 0 at the same places."""
-    return _binary(_RELU_GRAD, "relu_grad", grad, x, out)
+    return _binary_arrays(_RELU_GRAD, "relu_grad", grad, x, out)
 
 
 def sigmoid_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Backward of sigmoid from its output ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
-    return _binary(_SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
+    return _binary_arrays(_SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
 
 
 def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Backward of tanh from its output ``y = tanh(x)``: ``grad * (1 - y * y)``."""
-    return _binary(_TANH_GRAD, "tanh_grad", grad, y, out)
+    return _binary_arrays(_TANH_GRAD, "tanh_grad", grad, y, out)
 
 
 # ---- reductions -----------------------------------------------------------------------------
@@ -309,7 +405,7 @@ def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndar
 __all__ += ["sum", "mean", "argmax"]
 
 
-def _normalize_axes(axis: Any, ndim: int, name: str) -> tuple:
+def _normalize_axes(axis: Any, ndim: int, name: str) -> Tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
@@ -325,7 +421,8 @@ def _normalize_axes(axis: Any, ndim: int, name: str) -> tuple:
     return tuple(sorted(out))
 
 
-def _as_reduction_view(x: np.ndarray, axes: tuple) -> tuple:
+def _as_reduction_view(x: np.ndarray,
+                       axes: Tuple[int, ...]) -> Tuple[np.ndarray, int, int, int]:
     """(contiguous array, outer, reduced, inner) with the reduced axes in the middle."""
     if axes and axes != tuple(range(axes[0], axes[-1] + 1)):
         # Non-adjacent axes: bring them together at the end (one copy).
@@ -341,13 +438,20 @@ def _as_reduction_view(x: np.ndarray, axes: tuple) -> tuple:
     return x, outer, reduced, inner
 
 
-def _reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
+def _reduced_shape(shape: Tuple[int, ...], axes: Tuple[int, ...],
+                   keepdims: bool) -> Tuple[int, ...]:
     if keepdims:
         return tuple(1 if d in axes else n for d, n in enumerate(shape))
     return tuple(n for d, n in enumerate(shape) if d not in axes)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - numpy's name
+@overload
+def sum(x: Tensor, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - numpy's name
+        out: None = None) -> Tensor: ...
+@overload
+def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False, *,  # noqa: A001
+        out: Optional[np.ndarray] = None) -> Any: ...
+def sum(x: TensorLike, axis: Any = None, keepdims: bool = False, *,  # noqa: A001
         out: Optional[np.ndarray] = None) -> Any:
     """Sum over ``axis`` (an int, a tuple of ints, or None for all), like ``np.sum``;
     accumulated in float64, so at least as accurate as numpy's float32 sum.
@@ -373,7 +477,12 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False, *,  # noqa: A001 - num
     return result
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False, *,
+@overload
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, out: None = None) -> Tensor: ...
+@overload
+def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False, *,
+         out: Optional[np.ndarray] = None) -> Any: ...
+def mean(x: TensorLike, axis: Any = None, keepdims: bool = False, *,
          out: Optional[np.ndarray] = None) -> Any:
     """Mean over ``axis`` like ``np.mean`` (NaN over an empty axis, without a warning)."""
     if isinstance(x, _Tensor):
@@ -402,7 +511,7 @@ def argmax(x: Any, axis: Optional[int] = None) -> Any:
     x = _as_float32(x, "x")
     if axis is None:
         xc, outer, reduced, inner = np.ascontiguousarray(x).reshape(-1), 1, x.size, 1
-        shape: tuple = ()
+        shape: Tuple[int, ...] = ()
     else:
         axes = _normalize_axes(axis, x.ndim, "argmax")
         if len(axes) != 1:
@@ -421,7 +530,11 @@ def argmax(x: Any, axis: Optional[int] = None) -> Any:
 __all__ += ["softmax", "softmax_cross_entropy"]
 
 
-def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+@overload
+def softmax(x: Tensor, axis: int = -1, *, out: None = None) -> Tensor: ...
+@overload
+def softmax(x: ArrayLike, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
+def softmax(x: TensorLike, axis: int = -1, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed stably (the maximum is subtracted
     first). A slice whose entries are all -inf gives NaN, as the formula does."""
     if isinstance(x, _Tensor):
@@ -449,7 +562,14 @@ def softmax(x: Any, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.n
     return out
 
 
-def softmax_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> tuple:
+@overload
+def softmax_cross_entropy(logits: Tensor, labels: ArrayLike, *,
+                          reduction: str = "mean") -> Tuple[Tensor, np.ndarray]: ...
+@overload
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *,
+                          reduction: str = "mean") -> Tuple[Any, np.ndarray]: ...
+def softmax_cross_entropy(logits: TensorLike, labels: ArrayLike, *,
+                          reduction: str = "mean") -> Tuple[Any, np.ndarray]:
     """Softmax cross-entropy and its gradient with respect to the logits, in one fused pass:
     ``logsumexp(z) - z[label]`` per row (``-sum(y * log_softmax(z))`` for probability rows).
 
@@ -517,7 +637,11 @@ def softmax_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") 
 __all__ += ["reshape", "transpose"]
 
 
-def reshape(x: Any, shape: Any) -> Any:
+@overload
+def reshape(x: Tensor, shape: Any) -> Tensor: ...
+@overload
+def reshape(x: ArrayLike, shape: Any) -> np.ndarray: ...
+def reshape(x: TensorLike, shape: Any) -> ArrayOrTensor:
     """``x`` with a new shape (one entry may be -1), like ``np.reshape``: a view when the layout
     allows. Differentiable: the gradient is reshaped back."""
     if isinstance(x, _Tensor):
@@ -525,7 +649,11 @@ def reshape(x: Any, shape: Any) -> Any:
     return np.reshape(_as_float32(x, "x"), shape)
 
 
-def transpose(x: Any, axes: Any = None) -> Any:
+@overload
+def transpose(x: Tensor, axes: Any = None) -> Tensor: ...
+@overload
+def transpose(x: ArrayLike, axes: Any = None) -> np.ndarray: ...
+def transpose(x: TensorLike, axes: Any = None) -> ArrayOrTensor:
     """``x`` with its axes permuted (reversed by default), like ``np.transpose``: a view.
     Differentiable: the gradient is permuted back."""
     if isinstance(x, _Tensor):

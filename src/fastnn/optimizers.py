@@ -202,7 +202,9 @@ def get(identifier: Union[str, Optimizer, Dict[str, Any]]) -> Optimizer:
         if cls is None:
             raise ValueError(f"Unknown optimizer: {identifier.get('class_name')!r}. "
                              f"Valid optimizers: {', '.join(sorted(_BY_NAME))}")
-        return cls(**identifier.get("config", {}))
+        optimizer: Optimizer = cls(**identifier.get("config", {}))
+        return optimizer
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
+        by_name: Optimizer = _BY_NAME[identifier.lower()]()
+        return by_name
     raise ValueError(f"Unknown optimizer: {identifier!r}. Valid optimizers: {', '.join(sorted(_BY_NAME))}")

@@ -67,10 +67,11 @@ def gradcheck(fn: Callable[..., Tuple[Any, Sequence[Optional[np.ndarray]]]],
             numeric.reshape(-1)[k] = (up - down) / (2.0 * eps)
         excess = np.abs(g - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size and (excess.max() > 0 or not np.all(np.isfinite(g))):
-            k = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf))), g.shape)
+            worst = np.where(np.isfinite(excess), excess, np.inf)
+            at = tuple(int(j) for j in np.unravel_index(int(np.nanargmax(worst)), g.shape))
             raise AssertionError(
-                f"gradcheck: input {i} (shape {g.shape}) at index {tuple(int(j) for j in k)}: "
-                f"analytic {g[k]:.6g}, numeric {numeric[k]:.6g} (allowed difference "
-                f"{atol + rtol * abs(numeric[k]):.3g}); {int((excess > 0).sum())} of {g.size} "
+                f"gradcheck: input {i} (shape {g.shape}) at index {at}: "
+                f"analytic {g[at]:.6g}, numeric {numeric[at]:.6g} (allowed difference "
+                f"{atol + rtol * abs(numeric[at]):.3g}); {int((excess > 0).sum())} of {g.size} "
                 f"elements disagree")
     return True

@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,8 +26,11 @@ from fastnn import ops
 
 from ._env import rerun_with_blas_threads
 
+# (case, fastnn seconds, numpy seconds, fastnn rate, numpy rate, rate unit)
+Row = Tuple[str, float, float, float, float, str]
 
-def parse_args(argv=None):
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2, help="threads for fastnn and numpy's BLAS")
     p.add_argument("--quick", action="store_true", help="fewer sizes and samples")
@@ -35,7 +39,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _time_calls(fn, min_seconds: float) -> float:
+def _time_calls(fn: Callable[[], Any], min_seconds: float) -> float:
     """Seconds per call of fn, from a loop long enough to dwarf the timer's resolution."""
     n = 1
     while True:
@@ -48,17 +52,19 @@ def _time_calls(fn, min_seconds: float) -> float:
         n *= 2 if dt <= 0 else max(2, int(min_seconds / dt * 1.2))
 
 
-def compare(fast, ref, samples: int, min_seconds: float) -> tuple[float, float]:
+def compare(fast: Callable[[], Any], ref: Callable[[], Any], samples: int,
+            min_seconds: float) -> Tuple[float, float]:
     """Median seconds per call of (fast, ref), sampled alternately."""
     fast(), ref()  # warm caches, thread pools and packing buffers
-    tf, tr = [], []
+    tf: List[float] = []
+    tr: List[float] = []
     for _ in range(samples):
         tf.append(_time_calls(fast, min_seconds))
         tr.append(_time_calls(ref, min_seconds))
     return statistics.median(tf), statistics.median(tr)
 
 
-def bench_matmul(samples: int, quick: bool) -> list[tuple]:
+def bench_matmul(samples: int, quick: bool) -> List[Row]:
     rng = np.random.default_rng(0)
     cases = []
     squares = [64, 256, 1024] if quick else [64, 128, 256, 512, 1024, 2048]
@@ -93,7 +99,7 @@ def bench_matmul(samples: int, quick: bool) -> list[tuple]:
     return rows
 
 
-def _np_softmax_xent(z, y):
+def _np_softmax_xent(z: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
     """The numpy reference: stable softmax, mean cross-entropy and its gradient."""
     s = z - z.max(axis=1, keepdims=True)
     e = np.exp(s)
@@ -106,7 +112,7 @@ def _np_softmax_xent(z, y):
     return loss, g
 
 
-def bench_elementwise(samples: int, quick: bool) -> list[tuple]:
+def bench_elementwise(samples: int, quick: bool) -> List[Row]:
     rng = np.random.default_rng(1)
     big = 1 << 20
     x = rng.standard_normal(big, dtype=np.float32)
@@ -151,7 +157,7 @@ def _fmt_time(t: float) -> str:
     return f"{t * 1e6:9.1f} us" if t < 1e-2 else f"{t * 1e3:9.2f} ms"
 
 
-def print_table(title: str, rows: list[tuple]) -> None:
+def print_table(title: str, rows: List[Row]) -> None:
     unit = rows[0][5] if rows else ""
     print(f"\n{title}")
     print(f"| {'case':32} | {'fastnn':>12} | {'numpy':>12} | {'fastnn ' + unit:>15} | "
@@ -162,7 +168,7 @@ def print_table(title: str, rows: list[tuple]) -> None:
               f"{rr:14.1f} | {tr / tf:7.2f}x |")
 
 
-def main(args) -> None:
+def main(args: argparse.Namespace) -> None:
     fastnn.set_num_threads(args.threads)
     samples = args.samples or (5 if args.quick else 15)
     print(f"fastnn {fastnn.__version__} vs numpy {np.__version__}; {args.threads} thread(s) each; "
@@ -176,7 +182,7 @@ def main(args) -> None:
                     bench_elementwise(samples, args.quick))
 
 
-def run(argv=None) -> None:
+def run(argv: Optional[Sequence[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     rerun_with_blas_threads("fastnn.bench.ops", argv, args.threads)

@@ -66,6 +66,10 @@ def _fashion_places(explicit: Optional[str]) -> List[Path]:
     return places
 
 
+def _flat(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), -1).astype(np.float32) / 255
+
+
 def load_data(explicit: Optional[str], seed: int) -> Tuple[Data, str]:
     """Fashion-MNIST as float32 (n, 784) in [0, 1] with integer labels, or synthetic data."""
     from fastnn.datasets._files import load_from
@@ -75,8 +79,7 @@ def load_data(explicit: Optional[str], seed: int) -> Tuple[Data, str]:
             found = load_from(place, "fashion-mnist.npz")
             if found is not None:
                 (xtr, ytr), (xte, yte) = found
-                prep = lambda a: a.reshape(len(a), -1).astype(np.float32) / 255  # noqa: E731
-                return (prep(xtr), ytr.astype(np.int64), prep(xte), yte.astype(np.int64)), \
+                return (_flat(xtr), ytr.astype(np.int64), _flat(xte), yte.astype(np.int64)), \
                     f"Fashion-MNIST from {place.resolve()}"
     if explicit:
         sys.exit(f"--data {explicit}: no Fashion-MNIST IDX files there")
@@ -223,7 +226,8 @@ def time_predict(model: Any, x: np.ndarray, samples: int = 7) -> Tuple[float, fl
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     if not np.allclose(probs, exp / exp.sum(axis=1, keepdims=True), atol=1e-5):
         sys.exit("predict: fastnn disagrees with numpy")
-    tf, tr = [], []
+    tf: List[float] = []
+    tr: List[float] = []
     for _ in range(samples):
         for fn, acc in ((ours, tf), (ref, tr)):
             t0 = time.perf_counter()

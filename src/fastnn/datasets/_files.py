@@ -9,7 +9,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset is not on this machine and could not be downloaded."""
 
 
-def read_idx(path: os.PathLike) -> np.ndarray:
+def read_idx(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Reads an IDX file (gzipped or raw) into a numpy array of its native dtype.
 
     Raises:
@@ -149,7 +149,7 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
 
 def find_or_download(
     name: str,
-    path: Optional[os.PathLike],
+    path: Optional[Union[str, os.PathLike[str]]],
     npz_name: str,
     places: Sequence[Path],
     downloads: Dict[str, Tuple[str, str]],

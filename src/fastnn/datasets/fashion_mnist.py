@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from ._files import IDX_FILES, Arrays, fastnn_cache, find_or_download, search_places
 
@@ -23,7 +23,7 @@ _SHA256 = {
 }
 
 
-def load_data(path: Optional[os.PathLike] = None) -> Arrays:
+def load_data(path: Optional[Union[str, os.PathLike[str]]] = None) -> Arrays:
     """Loads Fashion-MNIST as Keras does: ``(x_train, y_train), (x_test, y_test)``.
 
     Images are uint8 arrays of shape (n, 28, 28); labels uint8 of shape (n,) indexing

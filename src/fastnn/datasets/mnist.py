@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -18,7 +18,7 @@ _NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.np
 _NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
-def load_data(path: Optional[os.PathLike] = None) -> Arrays:
+def load_data(path: Optional[Union[str, os.PathLike[str]]] = None) -> Arrays:
     """Loads MNIST as Keras does: ``(x_train, y_train), (x_test, y_test)``.
 
     Images are uint8 arrays of shape (n, 28, 28); labels uint8 of shape (n,).
