@@ -68,6 +68,7 @@ def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
 
 
 def serialize(name: str) -> str:
+    """The name under which a model file stores the activation ``name``."""
     return name
 
 

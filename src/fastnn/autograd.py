@@ -92,22 +92,27 @@ class Tensor:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        """The array's shape."""
         return self._value.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """Always float32."""
         return self._value.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self._value.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self._value.size
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        """The transpose (axes reversed), recorded like ``ops.transpose``."""
         return ops.transpose(self)
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:

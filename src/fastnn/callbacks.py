@@ -25,13 +25,24 @@ class Callback:
         self.model: Any = None
 
     def set_model(self, model: Any) -> None:
+        """Called by ``fit`` before training, with the model being trained."""
         self.model = model
 
-    def on_train_begin(self, logs: Optional[Logs] = None) -> None: ...
-    def on_train_end(self, logs: Optional[Logs] = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None: ...
+    def on_train_begin(self, logs: Optional[Logs] = None) -> None:
+        """Called once when ``fit`` starts."""
+
+    def on_train_end(self, logs: Optional[Logs] = None) -> None:
+        """Called once when ``fit`` ends, with the last epoch's logs."""
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
+        """Called at the start of each epoch (0-based)."""
+
+    def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
+        """Called after each epoch with its logs: ``loss``, the metrics and their ``val_`` twins
+        (means over the epoch)."""
+
+    def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called after each training batch with the running means of the epoch so far."""
 
 
 class History(Callback):

@@ -67,10 +67,12 @@ def lecun_uniform(shape: Shape) -> np.ndarray:
 
 
 def zeros(shape: Shape) -> np.ndarray:
+    """float32 zeros (Keras' default for biases)."""
     return np.zeros(shape, np.float32)
 
 
 def ones(shape: Shape) -> np.ndarray:
+    """float32 ones."""
     return np.ones(shape, np.float32)
 
 

@@ -60,6 +60,7 @@ class Layer:
         return self.output_shape
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """The output shape (per sample) for an input shape (per sample)."""
         return input_shape
 
     def param_specs(self) -> List[Tuple[str, Shape, Any]]:
@@ -71,9 +72,11 @@ class Layer:
 
     @property
     def weights(self) -> List[np.ndarray]:
+        """The layer's weight arrays (views into the model's buffer); empty until built."""
         return []
 
     def count_params(self) -> int:
+        """The number of trainable scalars."""
         return int(sum(np.prod(s) for _, s, _ in self.param_specs()))
 
     # -- computing -------------------------------------------------------------------------
@@ -85,9 +88,12 @@ class Layer:
         return buf
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The layer's output for a batch ``x``; ``training`` switches dropout on."""
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
+        """From dLoss/d(output) of the last ``forward``: writes the weights' gradients into the
+        model's gradient buffer and returns dLoss/d(input) (None when not needed)."""
         raise NotImplementedError
 
     def penalty(self) -> float:
@@ -95,6 +101,7 @@ class Layer:
         return 0.0
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments, as a model file stores them."""
         config: Dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)

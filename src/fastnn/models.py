@@ -83,11 +83,13 @@ class Sequential:
 
     @property
     def input_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        """``(None, *features)`` once the first layer knows its input, else None."""
         first = self.layers[0] if self.layers else None
         return None if first is None or first.input_shape is None else (None,) + first.input_shape
 
     @property
     def output_shape(self) -> Optional[Tuple[Optional[int], ...]]:
+        """``(None, *outputs)`` once built, else None."""
         if not self.built:
             return None
         return (None,) + tuple(self.layers[-1].output_shape or ())
@@ -127,6 +129,7 @@ class Sequential:
             self.optimizer.build(total)
 
     def count_params(self) -> int:
+        """The number of trainable scalars (0 before the model is built)."""
         return int(self._params.size) if self.built else 0
 
     # ---- compile -------------------------------------------------------------------------
@@ -529,6 +532,7 @@ class Sequential:
 
     # ---- saving --------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
+        """The model's name and each layer's class and config (what ``save`` stores)."""
         return {"name": self.name,
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
                            for layer in self.layers]}

@@ -61,6 +61,7 @@ class Optimizer:
         return self._kernel_args()
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments, so that ``type(opt)(**opt.get_config())`` is a twin."""
         return {"learning_rate": self.learning_rate}
 
     def __repr__(self) -> str:
@@ -71,7 +72,16 @@ class Optimizer:
 class SGD(Optimizer):
     """Gradient descent with optional momentum and Nesterov momentum (Keras' formulation):
     ``v = momentum * v - lr * g; w += v`` (Nesterov: ``w += momentum * v - lr * g``);
-    plain ``w -= lr * g`` when momentum is 0."""
+    plain ``w -= lr * g`` when momentum is 0.
+
+    Args:
+        learning_rate: the step size ``lr`` (default 0.01).
+        momentum: in [0, 1] (default 0.0, plain gradient descent).
+        nesterov: use Nesterov momentum (default False).
+
+    Raises:
+        ValueError: a negative learning rate or a momentum outside [0, 1].
+    """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
@@ -97,7 +107,17 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton, 2012) as Keras: ``v = rho * v + (1 - rho) * g^2``;
-    ``w -= lr * g / sqrt(v + epsilon)`` (with momentum: ``m = momentum * m + that; w -= m``)."""
+    ``w -= lr * g / sqrt(v + epsilon)`` (with momentum: ``m = momentum * m + that; w -= m``).
+
+    Args:
+        learning_rate: the step size ``lr`` (default 0.001).
+        rho: the decay of the running mean of ``g^2``, in [0, 1) (default 0.9).
+        momentum: in [0, 1] (default 0.0).
+        epsilon: added inside the square root, as Keras does (default 1e-7).
+
+    Raises:
+        ValueError: a negative learning rate, rho outside [0, 1), momentum outside [0, 1].
+    """
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7):
@@ -128,7 +148,16 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) as Keras: ``acc += g^2; w -= lr * g / sqrt(acc + epsilon)``,
-    the accumulator starting at ``initial_accumulator_value``."""
+    the accumulator starting at ``initial_accumulator_value``.
+
+    Args:
+        learning_rate: the step size ``lr`` (default 0.001).
+        initial_accumulator_value: the accumulator's starting value, >= 0 (default 0.1).
+        epsilon: added inside the square root (default 1e-7).
+
+    Raises:
+        ValueError: a negative learning rate or initial accumulator value.
+    """
 
     def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7):
@@ -157,7 +186,17 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014) as Keras, bias correction folded into the step:
     ``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``; ``m += (g - m)(1 - beta_1)``;
-    ``v += (g^2 - v)(1 - beta_2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``."""
+    ``v += (g^2 - v)(1 - beta_2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``.
+
+    Args:
+        learning_rate: the step size ``lr`` (default 0.001).
+        beta_1: the decay of the first moment ``m``, in [0, 1) (default 0.9).
+        beta_2: the decay of the second moment ``v``, in [0, 1) (default 0.999).
+        epsilon: added to ``sqrt(v)`` (default 1e-7).
+
+    Raises:
+        ValueError: a negative learning rate or a beta outside [0, 1).
+    """
 
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7):

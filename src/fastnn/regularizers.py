@@ -16,12 +16,15 @@ class Regularizer:
     gradient into ``grad`` in place."""
 
     def penalty(self, w: np.ndarray) -> float:
+        """The term this regularizer adds to the loss for the weights ``w``."""
         raise NotImplementedError
 
     def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
+        """Adds the penalty's gradient with respect to ``w`` into ``grad``, in place."""
         raise NotImplementedError
 
     def get_config(self) -> Dict[str, Any]:
+        """The constructor's arguments."""
         raise NotImplementedError
 
 
