@@ -7,17 +7,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from . import ops
+# ops first: it imports autograd (built on the ops) at its end.
+from . import ops  # isort: skip
+from . import autograd
 from ._config import get_num_threads, set_num_threads, show_config
 from .autograd import GradientTape, Tensor, Variable
 
-__all__ = ["ops", "show_config", "set_num_threads", "get_num_threads", "GradientTape", "Tensor",
-           "Variable", "__version__"]
-
 # The Keras-style modules load on first use (``fastnn.losses``, ``fastnn.models``, ...), so
 # ``import fastnn`` stays quick while ``fastnn.<module>`` works without its own import line.
-_SUBMODULES = {"activations", "callbacks", "datasets", "initializers", "layers", "losses",
-               "metrics", "models", "optimizers", "regularizers", "testing", "utils"}
+_SUBMODULES = ["activations", "callbacks", "datasets", "initializers", "layers", "losses",
+               "metrics", "models", "optimizers", "regularizers", "testing", "utils"]
+
+__all__ = ["ops", "autograd", *_SUBMODULES, "show_config", "set_num_threads", "get_num_threads",
+           "GradientTape", "Tensor", "Variable", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
