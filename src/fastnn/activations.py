@@ -18,27 +18,76 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get", "serialize"]
 
 
 def relu(x: ArrayLike) -> np.ndarray:
-    """max(x, 0)."""
+    """max(x, 0).
+
+    Args:
+        x: array of real numbers (or a Tensor, which gives a Tensor).
+
+    Returns:
+        A float32 array of ``x``'s shape.
+
+    Raises:
+        TypeError: non-numeric input.
+    """
     return ops.relu(x)
 
 
 def sigmoid(x: ArrayLike) -> np.ndarray:
-    """1 / (1 + exp(-x)), computed stably."""
+    """1 / (1 + exp(-x)), computed stably.
+
+    Args:
+        x: array of real numbers (or a Tensor, which gives a Tensor).
+
+    Returns:
+        A float32 array of ``x``'s shape.
+
+    Raises:
+        TypeError: non-numeric input.
+    """
     return ops.sigmoid(x)
 
 
 def tanh(x: ArrayLike) -> np.ndarray:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Args:
+        x: array of real numbers (or a Tensor, which gives a Tensor).
+
+    Returns:
+        A float32 array of ``x``'s shape.
+
+    Raises:
+        TypeError: non-numeric input.
+    """
     return ops.tanh(x)
 
 
 def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably.
+
+    Args:
+        x: array of real numbers of at least 1 dimension (or a Tensor, which gives a Tensor).
+        axis: the axis to normalise along. Defaults to -1, the last.
+
+    Returns:
+        float32 probabilities of ``x``'s shape.
+
+    Raises:
+        ValueError: a 0-d ``x`` or an axis out of bounds.
+        TypeError: non-numeric input.
+    """
     return ops.softmax(x, axis=axis)
 
 
 def linear(x: Any) -> np.ndarray:
-    """The identity (no activation)."""
+    """The identity (no activation).
+
+    Args:
+        x: anything ``np.asarray`` takes.
+
+    Returns:
+        ``x`` as a float32 array (no copy when it already is one).
+    """
     return np.asarray(x, dtype=np.float32)
 
 
@@ -48,6 +97,13 @@ _ALIASES = {ops.relu: "relu", ops.sigmoid: "sigmoid", ops.tanh: "tanh", ops.soft
 
 def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
     """The canonical name of an activation given by name, by function or None (linear).
+
+    Args:
+        identifier: None, a name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear'), one of
+            this module's functions, or fastnn.ops' relu, sigmoid, tanh or softmax.
+
+    Returns:
+        The name, a str.
 
     Raises:
         ValueError: an unknown name or function; the message lists the valid names.
@@ -68,7 +124,14 @@ def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
 
 
 def serialize(name: str) -> str:
-    """The name under which a model file stores the activation ``name``."""
+    """The name under which a model file stores the activation ``name``.
+
+    Args:
+        name: a canonical activation name, as ``get`` returns.
+
+    Returns:
+        The same name.
+    """
     return name
 
 

@@ -58,6 +58,13 @@ class Tensor:
     ``np.asarray(t)``, ``float(t)``, ``f"{t:.2f}"``. The operators ``+ - * / @``, unary ``-``,
     ``**`` by a constant and ``.T`` run fastnn.ops, so a tape records them. The array behind a
     Tensor is read-only: a tape may still need it for a backward pass.
+
+    Args:
+        value: anything ``np.asarray`` takes, of a real dtype (bool, int or float), or another
+            Tensor; it is copied and converted to float32.
+
+    Raises:
+        TypeError: a value that is not an array of real numbers.
     """
 
     # _logits: for a softmax output, the logits it came from (Keras keeps them the same way),
@@ -183,13 +190,17 @@ class Variable(Tensor):
     """A trainable float32 array, the weights of a model written from ops (``tf.Variable``).
 
     Args:
-        initial_value: anything ``np.asarray`` takes, of a real dtype; it is copied.
-        trainable: whether tapes watch it automatically when an op reads it.
-        name: an optional label.
+        initial_value: anything ``np.asarray`` takes, of a real dtype, or a Tensor; it is copied
+            to a float32 array, whose shape the variable keeps.
+        trainable: whether tapes watch it automatically when an op reads it. Defaults to True.
+        name: an optional label, shown by ``repr``. Defaults to None.
 
     ``assign``, ``assign_add`` and ``assign_sub`` write in place. One exception keeps gradients
     right: while a tape that read the variable can still be asked for gradients, they write a
     new array instead, so that tape keeps the values it recorded.
+
+    Raises:
+        TypeError: an initial value that is not an array of real numbers.
     """
 
     __slots__ = ("trainable", "name", "_recorders")
@@ -216,15 +227,51 @@ class Variable(Tensor):
         return f"Variable{label}({body}, shape={self.shape}, dtype=float32)"
 
     def assign(self, value: Any) -> Variable:
-        """Sets the value (broadcast to the variable's shape, which never changes)."""
+        """Sets the value (broadcast to the variable's shape, which never changes).
+
+        Args:
+            value: an array-like of a real dtype, or a Tensor, that broadcasts to the
+                variable's shape.
+
+        Returns:
+            The variable itself.
+
+        Raises:
+            ValueError: a value whose shape does not broadcast to the variable's.
+            TypeError: a value that is not an array of real numbers.
+        """
         return self._update(_copy, value, "assign")
 
     def assign_add(self, delta: Any) -> Variable:
-        """``value += delta``."""
+        """``value += delta``.
+
+        Args:
+            delta: an array-like of a real dtype, or a Tensor, that broadcasts to the
+                variable's shape.
+
+        Returns:
+            The variable itself.
+
+        Raises:
+            ValueError: a delta whose shape does not broadcast to the variable's.
+            TypeError: a delta that is not an array of real numbers.
+        """
         return self._update(ops.add, delta, "assign_add")
 
     def assign_sub(self, delta: Any) -> Variable:
-        """``value -= delta`` (the step of gradient descent: ``w.assign_sub(g * lr)``)."""
+        """``value -= delta`` (the step of gradient descent: ``w.assign_sub(g * lr)``).
+
+        Args:
+            delta: an array-like of a real dtype, or a Tensor, that broadcasts to the
+                variable's shape.
+
+        Returns:
+            The variable itself.
+
+        Raises:
+            ValueError: a delta whose shape does not broadcast to the variable's.
+            TypeError: a delta that is not an array of real numbers.
+        """
         return self._update(ops.subtract, delta, "assign_sub")
 
     def _update(self, op: Callable[..., np.ndarray], value: Any, name: str) -> Variable:
@@ -261,9 +308,13 @@ class GradientTape:
         grads = tape.gradient(loss, model.weights)
 
     Args:
-        persistent: allow several ``gradient`` calls (by default the tape is released after one).
-        watch_accessed_variables: watch every trainable Variable an op reads (default); when
-            False, only what ``watch`` names.
+        persistent: allow several ``gradient`` calls. Defaults to False: the tape is released
+            after one.
+        watch_accessed_variables: watch every trainable Variable an op reads (default True);
+            when False, only what ``watch`` names.
+
+    Raises:
+        RuntimeError: entering a tape that is already recording (a nested ``with`` of it).
     """
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
@@ -286,7 +337,15 @@ class GradientTape:
         self._recording = False
 
     def watch(self, tensor: Union[Tensor, Sequence[Tensor]]) -> None:
-        """Makes the tape record ops on ``tensor`` (a Tensor, a Variable, or a list of them)."""
+        """Makes the tape record ops on ``tensor`` (a Tensor, a Variable, or a list of them).
+
+        Args:
+            tensor: a Tensor or Variable, or a list or tuple of them. A Variable created with
+                ``trainable=False`` is watched only this way.
+
+        Raises:
+            TypeError: an item that is not a Tensor or Variable (a numpy array, say).
+        """
         for t in tensor if isinstance(tensor, (list, tuple)) else [tensor]:
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch() takes Tensors or Variables; received "
@@ -311,6 +370,7 @@ class GradientTape:
         Raises:
             RuntimeError: a second call on a non-persistent tape.
             TypeError: a target or source that is not a Tensor or Variable.
+            ValueError: an output gradient whose shape is not its target's.
         """
         if self._used and not self.persistent:
             raise RuntimeError("a non-persistent GradientTape computes gradients once; create it "

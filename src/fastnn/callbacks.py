@@ -25,24 +25,51 @@ class Callback:
         self.model: Any = None
 
     def set_model(self, model: Any) -> None:
-        """Called by ``fit`` before training, with the model being trained."""
+        """Called by ``fit`` before training, with the model being trained.
+
+        Args:
+            model: the ``Sequential`` model; stored as ``self.model``.
+        """
         self.model = model
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
-        """Called once when ``fit`` starts."""
+        """Called once when ``fit`` starts.
+
+        Args:
+            logs: None from ``fit`` (kept for Keras' signature).
+        """
 
     def on_train_end(self, logs: Optional[Logs] = None) -> None:
-        """Called once when ``fit`` ends, with the last epoch's logs."""
+        """Called once when ``fit`` ends.
+
+        Args:
+            logs: None from ``fit`` (kept for Keras' signature).
+        """
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
-        """Called at the start of each epoch (0-based)."""
+        """Called at the start of each epoch (0-based).
+
+        Args:
+            epoch: the epoch's index, from 0 (or fit's ``initial_epoch``).
+            logs: None from ``fit`` (kept for Keras' signature).
+        """
 
     def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
         """Called after each epoch with its logs: ``loss``, the metrics and their ``val_`` twins
-        (means over the epoch)."""
+        (means over the epoch).
+
+        Args:
+            epoch: the epoch's index, from 0 (or fit's ``initial_epoch``).
+            logs: maps each name to its float value; the callback gets its own copy.
+        """
 
     def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
-        """Called after each training batch with the running means of the epoch so far."""
+        """Called after each training batch with the running means of the epoch so far.
+
+        Args:
+            batch: the batch's index within the epoch, from 0.
+            logs: maps 'loss' and each metric to its mean over the epoch's batches so far.
+        """
 
 
 class History(Callback):
@@ -61,7 +88,21 @@ class History(Callback):
 
     def plot(self, metrics: Optional[List[str]] = None, path: Optional[str] = None) -> Any:
         """Draws each metric (and its val_ twin) against the epoch with matplotlib, which must be
-        installed. Saves to ``path`` when given; returns the figure."""
+        installed. Saves to ``path`` when given; returns the figure.
+
+        Args:
+            metrics: the names to draw, one panel each. Defaults to None: every logged name
+                without the 'val_' prefix.
+            path: a file to save the figure to (matplotlib's non-interactive Agg backend is
+                selected first). Defaults to None, no file.
+
+        Returns:
+            The matplotlib Figure.
+
+        Raises:
+            ImportError: matplotlib is not installed.
+            KeyError: a name in ``metrics`` that was not logged.
+        """
         try:
             import matplotlib
             if path is not None:
@@ -96,7 +137,24 @@ def _better(mode: str, monitor: str) -> Tuple[Callable[[float, float], bool], st
 
 class EarlyStopping(Callback):
     """Stops training when ``monitor`` has not improved by more than ``min_delta`` for
-    ``patience`` epochs; with ``restore_best_weights`` the best epoch's weights are put back."""
+    ``patience`` epochs; with ``restore_best_weights`` the best epoch's weights are put back.
+
+    Args:
+        monitor: the log value to watch. Defaults to 'val_loss'.
+        min_delta: a value must beat the best by more than this to count as an improvement
+            (its absolute value is used). Defaults to 0.0.
+        patience: the number of epochs without improvement after which training stops; 0
+            stops at the first one. Defaults to 0.
+        verbose: 1 prints a line when training stops, 0 nothing. Defaults to 0.
+        mode: 'min', 'max', or 'auto' (default): 'max' when ``monitor`` contains 'acc' or
+            ends with 'auc', else 'min'.
+        restore_best_weights: when stopping, put back the weights of the best epoch.
+            Defaults to False.
+
+    Raises:
+        ValueError: an unknown mode; at the end of an epoch (``on_epoch_end``), a monitor
+            that is not in the logs.
+    """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", restore_best_weights: bool = False):
@@ -138,7 +196,23 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Saves the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log names,
     e.g. ``'model-{epoch:02d}-{val_loss:.2f}.fnn'``); with ``save_best_only`` only when
-    ``monitor`` improved. Saves are atomic."""
+    ``monitor`` improved. Saves are atomic.
+
+    Args:
+        filepath: the file to save to, formatted with ``epoch`` (1-based) and the epoch's log
+            names.
+        monitor: the log value compared by ``save_best_only``. Defaults to 'val_loss'.
+        verbose: 1 prints a line for each save, 0 nothing. Defaults to 0.
+        save_best_only: save only when ``monitor`` is better than at every earlier save.
+            Defaults to False.
+        mode: 'min', 'max', or 'auto' (default): 'max' when ``monitor`` contains 'acc' or
+            ends with 'auc', else 'min'.
+
+    Raises:
+        ValueError: an unknown mode; at the end of an epoch (``on_epoch_end``), with
+            ``save_best_only``, a monitor that is not in the logs.
+        KeyError: a name in ``filepath`` that is not in the epoch's logs.
+    """
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, mode: str = "auto"):

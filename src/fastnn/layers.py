@@ -34,7 +34,17 @@ def _shape_tuple(shape: Any, what: str) -> Shape:
 
 
 class Layer:
-    """Base class of fastnn's layers."""
+    """Base class of fastnn's layers.
+
+    Args:
+        name: the layer's name. Defaults to None: the class name in lower case, numbered from
+            the second layer of the class on ('dense', 'dense_1', 'dense_2', ...).
+        input_shape: per-sample input shape (without the batch axis), an int or a sequence of
+            positive ints, for the first layer of a model. Defaults to None.
+
+    Raises:
+        ValueError: an ``input_shape`` that is not a tuple of positive integers.
+    """
 
     _count: Dict[str, int] = {}
 
@@ -53,14 +63,28 @@ class Layer:
 
     # -- building --------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> Shape:
-        """Fixes the input shape (per sample) and returns the output shape."""
+        """Fixes the input shape (per sample) and returns the output shape.
+
+        Args:
+            input_shape: the per-sample input shape, without the batch axis.
+
+        Returns:
+            The per-sample output shape, a tuple of ints (also kept in ``output_shape``).
+        """
         self.input_shape = tuple(input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         self.built = True
         return self.output_shape
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """The output shape (per sample) for an input shape (per sample)."""
+        """The output shape (per sample) for an input shape (per sample).
+
+        Args:
+            input_shape: the per-sample input shape, without the batch axis.
+
+        Returns:
+            The per-sample output shape, a tuple of ints (the input shape unchanged here).
+        """
         return input_shape
 
     def param_specs(self) -> List[Tuple[str, Shape, Any]]:
@@ -68,7 +92,13 @@ class Layer:
         return []
 
     def bind(self, params: List[np.ndarray], grads: List[np.ndarray]) -> None:
-        """Receives views into the model's flat parameter and gradient buffers."""
+        """Receives views into the model's flat parameter and gradient buffers.
+
+        Args:
+            params: one float32 array per entry of ``param_specs()``, in that order and of
+                that shape: the layer's weights.
+            grads: the matching gradient arrays, which ``backward`` writes.
+        """
 
     @property
     def weights(self) -> List[np.ndarray]:
@@ -88,12 +118,38 @@ class Layer:
         return buf
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The layer's output for a batch ``x``; ``training`` switches dropout on."""
+        """The layer's output for a batch ``x``; ``training`` switches dropout on.
+
+        Args:
+            x: float32 array of shape ``(batch, *input_shape)``.
+            training: whether the call is part of a training step (``fit``). Defaults to
+                False.
+
+        Returns:
+            A float32 array of shape ``(batch, *output_shape)``. It may be the layer's scratch
+            buffer, overwritten by the next call with the same batch size.
+
+        Raises:
+            NotImplementedError: on the base class.
+        """
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
         """From dLoss/d(output) of the last ``forward``: writes the weights' gradients into the
-        model's gradient buffer and returns dLoss/d(input) (None when not needed)."""
+        model's gradient buffer and returns dLoss/d(input) (None when not needed).
+
+        Args:
+            grad: float32 dLoss/d(output), of the shape the last ``forward`` returned.
+            need_input_grad: whether dLoss/d(input) is wanted; a model passes False to the
+                first layer with weights, which then skips computing it. Defaults to True.
+
+        Returns:
+            dLoss/d(input), a float32 array of the last input's shape (possibly a scratch
+            buffer), or None when ``need_input_grad`` is False and the layer skips it.
+
+        Raises:
+            NotImplementedError: on the base class.
+        """
         raise NotImplementedError
 
     def penalty(self) -> float:
@@ -120,7 +176,18 @@ class Layer:
 
 
 class InputLayer(Layer):
-    """Declares the per-sample input shape of a model; computes nothing."""
+    """Declares the per-sample input shape of a model; computes nothing.
+
+    Args:
+        shape: per-sample input shape (without the batch axis), an int or a sequence of
+            positive ints.
+        name: the layer's name. Defaults to None ('inputlayer', 'inputlayer_1', ...).
+        input_shape: the same as ``shape``, used when ``shape`` is None (a model file stores
+            it under this name).
+
+    Raises:
+        ValueError: no shape, or one that is not a tuple of positive integers.
+    """
 
     def __init__(self, shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
                  input_shape: Optional[Sequence[int]] = None):
@@ -137,7 +204,19 @@ class InputLayer(Layer):
 
 
 def Input(shape: Sequence[int], name: Optional[str] = None) -> InputLayer:
-    """The input of a Sequential model: ``models.Sequential([layers.Input((784,)), ...])``."""
+    """The input of a Sequential model: ``models.Sequential([layers.Input((784,)), ...])``.
+
+    Args:
+        shape: per-sample input shape (without the batch axis), an int or a sequence of
+            positive ints.
+        name: the layer's name. Defaults to None ('inputlayer', 'inputlayer_1', ...).
+
+    Returns:
+        An ``InputLayer``.
+
+    Raises:
+        ValueError: a shape that is not a tuple of positive integers.
+    """
     return InputLayer(shape=shape, name=name)
 
 
@@ -147,13 +226,16 @@ class Dense(Layer):
     Args:
         units: positive integer, the output width.
         activation: name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear') or function; None is linear.
-        use_bias: whether to add a bias.
+        use_bias: whether to add a bias. Defaults to True.
         kernel_initializer, bias_initializer: initializer names or callables ``f(shape)``.
-        kernel_regularizer: e.g. ``regularizers.l2(0.001)``.
-        input_shape: per-sample input shape, for the first layer of a model.
+            Default 'glorot_uniform' and 'zeros'.
+        kernel_regularizer: e.g. ``regularizers.l2(0.001)``, a name or a config dict (see
+            ``regularizers.get``). Defaults to None.
+        input_shape: per-sample input shape, for the first layer of a model. Defaults to None.
+        name: the layer's name. Defaults to None ('dense', 'dense_1', ...).
 
     Raises:
-        ValueError: bad units, unknown activation or initializer.
+        ValueError: bad units or input_shape, unknown activation, initializer or regularizer.
     """
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
@@ -202,7 +284,21 @@ class Dense(Layer):
         return self.kernel, self.bias
 
     def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
-        """The layer's output; with ``logits=True`` the pre-activation (for fused losses)."""
+        """The layer's output; with ``logits=True`` the pre-activation (for fused losses).
+
+        Args:
+            x: float32 array of shape ``(..., input_dim)``.
+            training: part of the common signature; Dense computes the same either way.
+                Defaults to False.
+            logits: return ``x @ kernel + bias`` without the activation. Defaults to False.
+
+        Returns:
+            A float32 array of shape ``(..., units)``: the layer's scratch buffer, overwritten
+            by the next call with the same batch size.
+
+        Raises:
+            RuntimeError: the layer has no weights yet (it is not built).
+        """
         kernel, bias = self._bound()
         self._x = x
         z = self._buffer("z", x.shape[:-1] + (self.units,))
@@ -214,7 +310,24 @@ class Dense(Layer):
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True, of_logits: bool = False
                  ) -> Optional[np.ndarray]:
-        """Gradients from dLoss/d(output) (or dLoss/d(logits) with ``of_logits=True``)."""
+        """Gradients from dLoss/d(output) (or dLoss/d(logits) with ``of_logits=True``).
+
+        Writes dLoss/d(kernel) (plus the regularizer's gradient) and dLoss/d(bias) into the
+        gradient views ``bind`` gave.
+
+        Args:
+            grad: float32 dLoss/d(output) of the last ``forward``, of shape ``(..., units)``.
+            need_input_grad: whether to compute dLoss/d(input). Defaults to True.
+            of_logits: ``grad`` is dLoss/d(logits), the pre-activation (the last ``forward``
+                ran with ``logits=True``). Defaults to False.
+
+        Returns:
+            dLoss/d(input), float32 of the last input's shape (a scratch buffer), or None when
+            ``need_input_grad`` is False.
+
+        Raises:
+            RuntimeError: the layer has no weights yet (it is not built).
+        """
         kernel, bias = self._bound()
         if of_logits or self.activation == "linear":
             gz = grad
@@ -252,7 +365,17 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear' or a function)."""
+    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear' or a function).
+
+    Args:
+        activation: a name, or one of ``fastnn.activations``' functions (or fastnn.ops'
+            relu, sigmoid, tanh, softmax); None is linear.
+        name: the layer's name. Defaults to None ('activation', 'activation_1', ...).
+        input_shape: per-sample input shape, for the first layer of a model. Defaults to None.
+
+    Raises:
+        ValueError: an unknown activation, or a bad ``input_shape``.
+    """
 
     def __init__(self, activation: Any, name: Optional[str] = None,
                  input_shape: Optional[Sequence[int]] = None):
@@ -260,6 +383,17 @@ class Activation(Layer):
         self.activation = activations.get(activation)
 
     def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
+        """The activation of ``x``; with ``logits=True``, ``x`` itself (for fused losses).
+
+        Args:
+            x: float32 array of any shape (softmax works along the last axis).
+            training: part of the common signature; unused. Defaults to False.
+            logits: return ``x`` unchanged. Defaults to False.
+
+        Returns:
+            A float32 array of ``x``'s shape: the layer's scratch buffer, or ``x`` itself with
+            ``logits=True``.
+        """
         if logits:
             return x
         y = self._buffer("y", x.shape)
@@ -269,6 +403,19 @@ class Activation(Layer):
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True, of_logits: bool = False
                  ) -> Optional[np.ndarray]:
+        """dLoss/d(input) from dLoss/d(output) and the last ``forward``'s output.
+
+        Args:
+            grad: float32 dLoss/d(output), of the last output's shape.
+            need_input_grad: part of the common signature; the gradient is always returned.
+                Defaults to True.
+            of_logits: ``grad`` is already dLoss/d(input) (the last ``forward`` ran with
+                ``logits=True``); it is returned unchanged. Defaults to False.
+
+        Returns:
+            A float32 array of ``grad``'s shape (a scratch buffer, or ``grad`` itself for
+            'linear' or ``of_logits=True``).
+        """
         if of_logits or self.activation == "linear":
             return grad
         return activations.backward(self.activation, grad, self._y,
@@ -280,7 +427,16 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Sets a fraction ``rate`` of inputs to 0 during training and scales the rest by
-    1 / (1 - rate) (inverted dropout, as Keras); the identity at inference."""
+    1 / (1 - rate) (inverted dropout, as Keras); the identity at inference.
+
+    Args:
+        rate: the fraction of inputs to drop, a float in [0, 1).
+        name: the layer's name. Defaults to None ('dropout', 'dropout_1', ...).
+        input_shape: per-sample input shape, for the first layer of a model. Defaults to None.
+
+    Raises:
+        ValueError: a rate outside [0, 1), or a bad ``input_shape``.
+    """
 
     def __init__(self, rate: float, name: Optional[str] = None,
                  input_shape: Optional[Sequence[int]] = None):

@@ -84,7 +84,20 @@ def _softmax_logits(y_pred: Any) -> Any:
 
 def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-sum(y_true * log(y_pred)) over the last axis; y_pred are probabilities (rows are
-    renormalised and clipped to [1e-7, 1 - 1e-7], as Keras does)."""
+    renormalised and clipped to [1e-7, 1 - 1e-7], as Keras does).
+
+    Args:
+        y_true: one-hot (or probability) rows, shape (..., k).
+        y_pred: predicted probabilities of the same shape, an array or a Tensor (on a
+            GradientTape, a Tensor from ``ops.softmax`` is scored from its logits).
+
+    Returns:
+        float32 losses, one per sample, of shape ``y_pred.shape[:-1]``; a Tensor when
+        ``y_pred`` is one.
+
+    Raises:
+        ValueError: y_true and y_pred of different shapes.
+    """
     y_true, y_pred = _f32(y_true), _prediction(y_pred)
     _check_same_shape(y_true, y_pred, "categorical_crossentropy")
     logits = _softmax_logits(y_pred)
@@ -96,7 +109,21 @@ def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """-log(y_pred[label]) with integer labels; y_pred rows are probabilities (renormalised and
-    clipped like ``categorical_crossentropy``'s)."""
+    clipped like ``categorical_crossentropy``'s).
+
+    Args:
+        y_true: integer class indices in [0, k), shape (n,) or (n, 1); integral floats are
+            accepted.
+        y_pred: predicted probabilities of shape (n, k), an array or a Tensor.
+
+    Returns:
+        float32 losses of shape (n,); a Tensor when ``y_pred`` is one.
+
+    Raises:
+        ValueError: y_pred not 2-d; labels of the wrong shape, non-integral or out of range
+            (the first bad label and its index are named).
+        TypeError: labels that are not numbers.
+    """
     y_pred = _prediction(y_pred)
     if y_pred.ndim != 2:
         raise ValueError(f"sparse_categorical_crossentropy expects y_pred of shape (n, k); "
@@ -111,7 +138,19 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
 
 
 def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
-    """-mean(y log p + (1 - y) log(1 - p)) over the last axis, p clipped to [1e-7, 1 - 1e-7]."""
+    """-mean(y log p + (1 - y) log(1 - p)) over the last axis, p clipped to [1e-7, 1 - 1e-7].
+
+    Args:
+        y_true: targets in [0, 1] (usually 0 or 1), of y_pred's shape; shape (n,) goes with
+            y_pred of shape (n, 1).
+        y_pred: predicted probabilities, an array or a Tensor.
+
+    Returns:
+        float32 losses of shape ``y_pred.shape[:-1]``; a Tensor when ``y_pred`` is one.
+
+    Raises:
+        ValueError: shapes that differ (other than (n,) against (n, 1)).
+    """
     y_true, y_pred = _aligned(y_true, y_pred, "binary_crossentropy")
     p = _clip(y_pred)
     terms = ops.add(ops.multiply(y_true, ops.log(p)),
@@ -120,7 +159,18 @@ def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
-    """mean((y_pred - y_true)^2) over the last axis."""
+    """mean((y_pred - y_true)^2) over the last axis.
+
+    Args:
+        y_true: targets of y_pred's shape; shape (n,) goes with y_pred of shape (n, 1).
+        y_pred: predictions, an array or a Tensor.
+
+    Returns:
+        float32 losses of shape ``y_pred.shape[:-1]``; a Tensor when ``y_pred`` is one.
+
+    Raises:
+        ValueError: shapes that differ (other than (n,) against (n, 1)).
+    """
     y_true, y_pred = _aligned(y_true, y_pred, "mean_squared_error")
     d = ops.subtract(y_pred, y_true)
     return ops.mean(ops.multiply(d, d), axis=-1)
@@ -128,7 +178,18 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
     """mean(|y_pred - y_true|) over the last axis. (On a tape, |d| is max(-d, d): at d == 0 its
-    gradient is -1, one of the subgradients; Keras takes 0.)"""
+    gradient is -1, one of the subgradients; Keras takes 0.)
+
+    Args:
+        y_true: targets of y_pred's shape; shape (n,) goes with y_pred of shape (n, 1).
+        y_pred: predictions, an array or a Tensor.
+
+    Returns:
+        float32 losses of shape ``y_pred.shape[:-1]``; a Tensor when ``y_pred`` is one.
+
+    Raises:
+        ValueError: shapes that differ (other than (n,) against (n, 1)).
+    """
     y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_error")
     d = ops.subtract(y_pred, y_true)
     return ops.mean(ops.maximum(ops.multiply(d, -1.0), d), axis=-1)
@@ -150,6 +211,14 @@ _BY_NAME: Dict[str, Callable[..., np.ndarray]] = {
 
 def get(identifier: Union[str, Callable[..., Any]]) -> str:
     """The canonical name of a loss given by name or function.
+
+    Args:
+        identifier: a name ('categorical_crossentropy', 'sparse_categorical_crossentropy',
+            'binary_crossentropy', 'mean_squared_error' or 'mse', 'mean_absolute_error' or
+            'mae') or one of this module's functions.
+
+    Returns:
+        The function's name, e.g. 'mean_squared_error' for 'mse'.
 
     Raises:
         ValueError: an unknown loss; the message lists the valid names.

@@ -48,8 +48,12 @@ class Sequential:
     """A linear stack of layers.
 
     Args:
-        layers: optional list of layers to add.
-        name: the model's name.
+        layers: optional list of layers to add, in order (see ``add``). Defaults to None.
+        name: the model's name. Defaults to None, which names it 'sequential'.
+
+    Raises:
+        TypeError: an item that is not a fastnn layer.
+        ValueError: an Input layer anywhere but first.
     """
 
     def __init__(self, layers: Optional[Sequence[Layer]] = None, name: Optional[str] = None):
@@ -70,7 +74,15 @@ class Sequential:
 
     # ---- structure -----------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        """Appends a layer; the model is built as soon as the first layer knows its input shape."""
+        """Appends a layer; the model is built as soon as the first layer knows its input shape.
+
+        Args:
+            layer: a fastnn layer (``layers.Dense``, ``Activation``, ``Dropout``, ``Input``).
+
+        Raises:
+            TypeError: an object that is not a fastnn layer.
+            ValueError: an Input layer added to a model that already has layers.
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a fastnn layer; received {type(layer).__name__}")
         if isinstance(layer, InputLayer) and self.layers:
@@ -96,7 +108,15 @@ class Sequential:
 
     def build(self, input_shape: Sequence[Optional[int]]) -> None:
         """Builds every layer for inputs of shape ``(batch, *input_shape[1:])`` and lays out the
-        flat parameter and gradient buffers. Layers already built keep their weights."""
+        flat parameter and gradient buffers. Layers already built keep their weights.
+
+        Args:
+            input_shape: the input shape with the batch axis first, e.g. ``(None, 784)``; the
+                batch entry is ignored.
+
+        Raises:
+            ValueError: an empty model, or a size of None after the batch axis.
+        """
         if not self.layers:
             raise ValueError("Cannot build an empty Sequential model: add layers first")
         old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers}
@@ -139,11 +159,14 @@ class Sequential:
 
         Args:
             optimizer: name ('rmsprop', 'adam', 'sgd', 'adagrad') or an optimizer instance.
-            loss: name or function from ``fastnn.losses``.
+                Defaults to 'rmsprop'.
+            loss: name or function from ``fastnn.losses``; required.
             metrics: list of metric names ('accuracy', 'mae', 'mse', ...) or functions.
+                Defaults to None, no metrics.
 
         Raises:
-            ValueError: unknown optimizer, loss or metric (the message lists the valid ones).
+            ValueError: no loss, or an unknown optimizer, loss or metric (the message lists the
+                valid ones).
         """
         if loss is None:
             raise ValueError(f"compile needs a loss. Valid losses: {', '.join(sorted(losses._BY_NAME))}")
@@ -254,7 +277,20 @@ class Sequential:
         return float(sum(layer.penalty() for layer in self.layers))
 
     def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
-        """One optimizer step on a batch; returns (loss, predictions)."""
+        """One optimizer step on a batch; returns (loss, predictions).
+
+        The model must be compiled and built; ``x`` and ``y`` are used as given (``fit``
+        converts and checks them first).
+
+        Args:
+            x: float32 array of inputs, shape ``(batch, *input_shape)``.
+            y: the batch's targets, in the form the compiled loss takes.
+
+        Returns:
+            ``(loss, predictions)``: the batch-mean loss plus the regularization penalties, a
+            float, computed before the update; and the model's float32 outputs for ``x``,
+            shape ``(batch, *output_shape)``.
+        """
         fused = self._fused_loss()
         out = self._forward(x, training=True, logits=fused is not None)
         loss, grad, pred = self._loss_and_gradient(out, y, fused)
@@ -322,6 +358,25 @@ class Sequential:
             initial_epoch: int = 0) -> callbacks_module.History:
         """Trains the model for ``epochs`` epochs of mini-batch gradient descent.
 
+        Args:
+            x: numeric array of inputs, shape ``(n, *input_shape)``.
+            y: targets: integer labels (n,) for sparse categorical cross-entropy, one-hot rows
+                (n, k) for categorical cross-entropy, else ``(n, *output_shape)`` ((n,) for an
+                output of width 1).
+            batch_size: samples per gradient step; the last batch may be smaller. Defaults
+                to 32.
+            epochs: the epoch to end at: training runs ``epochs - initial_epoch`` epochs,
+                numbered ``initial_epoch`` to ``epochs - 1``. Defaults to 1.
+            verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch. Defaults to 1.
+            validation_split: fraction in [0, 1) of the samples held out for validation: the
+                last ones, before shuffling. Ignored when ``validation_data`` is given.
+                Defaults to 0.0.
+            validation_data: ``(x_val, y_val)`` evaluated after each epoch. Defaults to None.
+            shuffle: shuffle the training samples before each epoch. Defaults to True.
+            callbacks: list of ``fastnn.callbacks.Callback`` instances. Defaults to None.
+            initial_epoch: the epoch to start from (0-based), to resume training. Defaults
+                to 0.
+
         Returns:
             A History whose ``history`` maps 'loss', each metric and their 'val_' twins to
             per-epoch lists.
@@ -330,6 +385,7 @@ class Sequential:
             RuntimeError: fit before compile.
             ValueError: mismatched or empty data, a wrong feature count, bad labels, bad
                 batch_size or validation_split.
+            TypeError: non-numeric x or y.
         """
         self._require_compiled("fit")
         batch_size = self._check_batch_size(batch_size)
@@ -444,9 +500,23 @@ class Sequential:
                  return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
         """The loss (and metrics) on the given data, in inference mode.
 
+        Args:
+            x: numeric array of inputs, shape ``(n, *input_shape)``.
+            y: targets, as for ``fit``.
+            batch_size: samples per forward pass. Defaults to 32.
+            verbose: 1 prints the loss and metrics on one line, 0 prints nothing. Defaults
+                to 1.
+            return_dict: return ``{name: value}`` instead. Defaults to False.
+
         Returns:
             The loss, or ``[loss, *metrics]`` when metrics were compiled (a dict with
-            ``return_dict=True``).
+            ``return_dict=True``). The loss includes the regularization penalties.
+
+        Raises:
+            RuntimeError: evaluate before compile.
+            ValueError: mismatched or empty data, a wrong feature count, bad labels or a bad
+                batch_size.
+            TypeError: non-numeric x or y.
         """
         self._require_compiled("evaluate")
         batch_size = self._check_batch_size(batch_size)
@@ -467,7 +537,20 @@ class Sequential:
         return values[0] if not metric_fns else values
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """The model's outputs for x, computed batch by batch in inference mode."""
+        """The model's outputs for x, computed batch by batch in inference mode.
+
+        Args:
+            x: numeric array of inputs, shape ``(n, *input_shape)``.
+            batch_size: samples per forward pass. Defaults to 32.
+            verbose: accepted for Keras' signature; predict prints nothing. Defaults to 0.
+
+        Returns:
+            A float32 array of shape ``(n, *output_shape)``.
+
+        Raises:
+            ValueError: x without a batch axis, a wrong feature count, or a bad batch_size.
+            TypeError: non-numeric x.
+        """
         batch_size = self._check_batch_size(batch_size)
         x = _as_inputs(x)
         if not self.built:
@@ -495,8 +578,13 @@ class Sequential:
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets every layer's weights from a list like the one ``get_weights`` returns.
 
+        Args:
+            weights: one array per weight, in ``get_weights``' order and shapes; each is
+                copied into the model as float32.
+
         Raises:
-            ValueError: wrong number of arrays or a wrong shape (both named).
+            ValueError: a model not built yet, a wrong number of arrays or a wrong shape (both
+                named).
         """
         if not self.built:
             raise ValueError("set_weights: the model is not built yet (give the first layer an "
@@ -513,7 +601,11 @@ class Sequential:
             t[...] = np.asarray(w, dtype=np.float32)
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
-        """Prints each layer's type, output shape and parameter count, then the totals."""
+        """Prints each layer's type, output shape and parameter count, then the totals.
+
+        Args:
+            print_fn: called with each line of the table, a str. Defaults to ``print``.
+        """
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer in self.layers:
             shape = "?" if layer.output_shape is None else str((None,) + tuple(layer.output_shape))
@@ -540,7 +632,15 @@ class Sequential:
     def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Saves architecture, weights and compile settings to one file (an npz archive with a
         JSON header; no pickle). Atomic: written to a temporary file in the same folder, then
-        renamed over ``path``, so a crash never leaves a half-written model."""
+        renamed over ``path``, so a crash never leaves a half-written model.
+
+        Args:
+            path: the file to write, a str or path-like; an existing file is replaced. Any
+                extension is kept as given.
+
+        Raises:
+            OSError: the folder does not exist or cannot be written.
+        """
         config: Dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                                   "model": self.get_config(), "built": self.built}
         if self.built:
@@ -571,6 +671,15 @@ class Sequential:
 
 def load_model(path: Union[str, os.PathLike[str]], compile: bool = True) -> Sequential:
     """Loads a model written by ``Sequential.save``.
+
+    Args:
+        path: the model file, a str or path-like.
+        compile: compile the model with the saved optimizer (and its settings), loss and
+            string metrics, when it was saved compiled. Defaults to True.
+
+    Returns:
+        A ``Sequential`` with the saved layers and weights; the optimizer starts afresh (its
+        slots and iteration count are not saved).
 
     Raises:
         FileNotFoundError: no such file.

@@ -114,12 +114,13 @@ def matmul(
         a: array of shape (..., d), or (m, k) / (k, m) with ``trans_a``.
         b: array of shape (d, e) or (d,); with ``trans_b`` a 2-d (e, d).
         out: optional float32 C-contiguous result array; with ``beta != 0`` its contents are
-            the C of ``alpha * A @ B + beta * C``.
-        trans_a, trans_b: use the transpose of ``a`` / ``b`` (2-d operands only).
-        alpha, beta: scalars of the GEMM. ``beta`` needs ``out``.
+            the C of ``alpha * A @ B + beta * C``. Numpy inputs only. Defaults to None.
+        trans_a, trans_b: use the transpose of ``a`` / ``b`` (2-d operands only). Default False.
+        alpha, beta: scalars of the GEMM, default 1.0 and 0.0. ``beta`` needs ``out``.
 
     Returns:
-        The float32 product (``out`` itself when given).
+        The float32 product (``out`` itself when given), or a Tensor when ``a`` or ``b`` is a
+        Tensor or Variable.
 
     Raises:
         ValueError: mismatched inner dimensions, wrong ndim, ``beta`` without ``out``, bad ``out``.
@@ -275,9 +276,19 @@ def add(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.n
 def add(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``a + b`` with numpy broadcasting (e.g. (128, 512) + (512,) adds a bias to every row).
 
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
     Raises:
-        ValueError: shapes that do not broadcast (both are named), or a bad ``out``.
-        TypeError: non-numeric input.
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
     return _binary(_ADD, "add", a, b, out)
 
@@ -289,7 +300,22 @@ def subtract(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def subtract(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def subtract(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``a - b`` with numpy broadcasting."""
+    """``a - b`` with numpy broadcasting.
+
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary(_SUBTRACT, "subtract", a, b, out)
 
 
@@ -300,7 +326,22 @@ def multiply(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def multiply(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def multiply(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``a * b`` with numpy broadcasting."""
+    """``a * b`` with numpy broadcasting.
+
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary(_MULTIPLY, "multiply", a, b, out)
 
 
@@ -311,7 +352,22 @@ def divide(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def divide(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def divide(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``a / b`` with numpy broadcasting (IEEE: x / 0 is ±inf, 0 / 0 is NaN)."""
+    """``a / b`` with numpy broadcasting (IEEE: x / 0 is ±inf, 0 / 0 is NaN).
+
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary(_DIVIDE, "divide", a, b, out)
 
 
@@ -322,7 +378,22 @@ def maximum(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def maximum(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def maximum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """Element-wise maximum with numpy broadcasting; NaN if either is NaN (like ``np.maximum``)."""
+    """Element-wise maximum with numpy broadcasting; NaN if either is NaN (like ``np.maximum``).
+
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary(_MAXIMUM, "maximum", a, b, out)
 
 
@@ -333,7 +404,22 @@ def minimum(a: TensorLike, b: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def minimum(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def minimum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """Element-wise minimum with numpy broadcasting; NaN if either is NaN (like ``np.minimum``)."""
+    """Element-wise minimum with numpy broadcasting; NaN if either is NaN (like ``np.minimum``).
+
+    Args:
+        a, b: arrays of real numbers (or Tensors / Variables) whose shapes broadcast together.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``a`` or ``b`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of the broadcast shape (``out`` itself when given), or a Tensor when
+        ``a`` or ``b`` is a Tensor or Variable.
+
+    Raises:
+        ValueError: shapes that do not broadcast (both are named), a bad ``out``, or ``out``
+            with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary(_MINIMUM, "minimum", a, b, out)
 
 
@@ -342,7 +428,20 @@ def relu(x: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def relu(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def relu(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``max(x, 0)``, as ``np.maximum(x, 0)`` (NaN stays NaN)."""
+    """``max(x, 0)``, as ``np.maximum(x, 0)`` (NaN stays NaN).
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of ``x``'s shape (``out`` itself when given), or a Tensor for a Tensor.
+
+    Raises:
+        ValueError: a bad ``out``, or ``out`` with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _unary(_RELU, x, out)
 
 
@@ -351,7 +450,20 @@ def sigmoid(x: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def sigmoid(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def sigmoid(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``1 / (1 + exp(-x))``, computed without overflow for any x."""
+    """``1 / (1 + exp(-x))``, computed without overflow for any x.
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of ``x``'s shape (``out`` itself when given), or a Tensor for a Tensor.
+
+    Raises:
+        ValueError: a bad ``out``, or ``out`` with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _unary(_SIGMOID, x, out)
 
 
@@ -360,7 +472,20 @@ def tanh(x: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def tanh(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def tanh(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of ``x``'s shape (``out`` itself when given), or a Tensor for a Tensor.
+
+    Raises:
+        ValueError: a bad ``out``, or ``out`` with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _unary(_TANH, x, out)
 
 
@@ -369,7 +494,20 @@ def exp(x: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def exp(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def exp(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """``e ** x`` (inf on overflow, like numpy)."""
+    """``e ** x`` (inf on overflow, like numpy).
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of ``x``'s shape (``out`` itself when given), or a Tensor for a Tensor.
+
+    Raises:
+        ValueError: a bad ``out``, or ``out`` with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _unary(_EXP, x, out)
 
 
@@ -378,7 +516,20 @@ def log(x: Tensor, *, out: None = None) -> Tensor: ...
 @overload
 def log(x: ArrayLike, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def log(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
-    """Natural logarithm (-inf at 0, NaN below 0, like numpy)."""
+    """Natural logarithm (-inf at 0, NaN below 0, like numpy).
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        A float32 array of ``x``'s shape (``out`` itself when given), or a Tensor for a Tensor.
+
+    Raises:
+        ValueError: a bad ``out``, or ``out`` with a Tensor input.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _unary(_LOG, x, out)
 
 
@@ -386,17 +537,59 @@ def log(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
 
 def relu_grad(grad: Any, x: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Backward of relu: ``grad * (x > 0)``. The gradient at exactly 0 is 0 (as in Keras and
-    TensorFlow). ``x`` may be relu's input or its output: both are > 0 at the same places."""
+    TensorFlow). ``x`` may be relu's input or its output: both are > 0 at the same places.
+
+    Args:
+        grad: dLoss/d(output), an array of real numbers (a Tensor is read as its value).
+        x: relu's input or output, of a shape that broadcasts with ``grad``.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``grad`` itself. Defaults to None.
+
+    Returns:
+        dLoss/d(input), a float32 array of the broadcast shape (``out`` itself when given).
+
+    Raises:
+        ValueError: shapes that do not broadcast, or a bad ``out``.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary_arrays(_RELU_GRAD, "relu_grad", grad, x, out)
 
 
 def sigmoid_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Backward of sigmoid from its output ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
+    """Backward of sigmoid from its output ``y = sigmoid(x)``: ``grad * y * (1 - y)``.
+
+    Args:
+        grad: dLoss/d(output), an array of real numbers (a Tensor is read as its value).
+        y: sigmoid's output, of a shape that broadcasts with ``grad``.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``grad`` itself. Defaults to None.
+
+    Returns:
+        dLoss/d(input), a float32 array of the broadcast shape (``out`` itself when given).
+
+    Raises:
+        ValueError: shapes that do not broadcast, or a bad ``out``.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary_arrays(_SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
 
 
 def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Backward of tanh from its output ``y = tanh(x)``: ``grad * (1 - y * y)``."""
+    """Backward of tanh from its output ``y = tanh(x)``: ``grad * (1 - y * y)``.
+
+    Args:
+        grad: dLoss/d(output), an array of real numbers (a Tensor is read as its value).
+        y: tanh's output, of a shape that broadcasts with ``grad``.
+        out: optional float32 C-contiguous array of the broadcast shape to write the result
+            into; it may be ``grad`` itself. Defaults to None.
+
+    Returns:
+        dLoss/d(input), a float32 array of the broadcast shape (``out`` itself when given).
+
+    Raises:
+        ValueError: shapes that do not broadcast, or a bad ``out``.
+        TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
+    """
     return _binary_arrays(_TANH_GRAD, "tanh_grad", grad, y, out)
 
 
@@ -458,8 +651,22 @@ def sum(x: TensorLike, axis: Any = None, keepdims: bool = False, *,  # noqa: A00
 
     ``sum(grad, axis=0)`` over a (batch, units) gradient is the bias gradient.
 
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        axis: an int or a tuple of ints (negative ones count from the end), or None (default)
+            for every axis.
+        keepdims: keep each reduced axis with size 1. Defaults to False.
+        out: optional float32 C-contiguous array of the result's shape. Numpy inputs only.
+            Defaults to None.
+
     Returns:
-        A float32 array, or a numpy float32 scalar for a full reduction without keepdims.
+        A float32 array (``out`` itself when given), or a numpy float32 scalar for a full
+        reduction without keepdims or ``out``; a Tensor for a Tensor.
+
+    Raises:
+        ValueError: an axis out of bounds or repeated, a bad ``out``, or ``out`` with a Tensor.
+        TypeError: non-numeric input, an axis that is not an int, or an ``out`` that is not a
+            float32 numpy array.
     """
     if isinstance(x, _Tensor):
         return _autograd.reduce("sum", x, axis, keepdims, out)
@@ -484,7 +691,25 @@ def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False, *,
          out: Optional[np.ndarray] = None) -> Any: ...
 def mean(x: TensorLike, axis: Any = None, keepdims: bool = False, *,
          out: Optional[np.ndarray] = None) -> Any:
-    """Mean over ``axis`` like ``np.mean`` (NaN over an empty axis, without a warning)."""
+    """Mean over ``axis`` like ``np.mean`` (NaN over an empty axis, without a warning).
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        axis: an int or a tuple of ints (negative ones count from the end), or None (default)
+            for every axis.
+        keepdims: keep each reduced axis with size 1. Defaults to False.
+        out: optional float32 C-contiguous array of the result's shape. Numpy inputs only.
+            Defaults to None.
+
+    Returns:
+        A float32 array (``out`` itself when given), or a numpy float32 scalar for a full
+        reduction without keepdims or ``out``; a Tensor for a Tensor.
+
+    Raises:
+        ValueError: an axis out of bounds or repeated, a bad ``out``, or ``out`` with a Tensor.
+        TypeError: non-numeric input, an axis that is not an int, or an ``out`` that is not a
+            float32 numpy array.
+    """
     if isinstance(x, _Tensor):
         return _autograd.reduce("mean", x, axis, keepdims, out)
     x = _as_float32(x, "x")
@@ -505,8 +730,18 @@ def argmax(x: Any, axis: Optional[int] = None) -> Any:
     """Indices of the maxima along ``axis`` (or of the flattened array), like ``np.argmax``:
     the first occurrence wins, and a NaN counts as the maximum.
 
+    Args:
+        x: array of real numbers (a Tensor is read as its value).
+        axis: the axis to search, an int (negative counts from the end), or None (default) for
+            the flattened array.
+
+    Returns:
+        int64 indices, of ``x``'s shape without ``axis``; a numpy int64 scalar when ``axis``
+        is None or ``x`` is 1-d.
+
     Raises:
-        ValueError: an empty array or an empty axis.
+        ValueError: an empty array or an empty axis, or an axis out of bounds.
+        TypeError: non-numeric input, or an axis that is not an int.
     """
     x = _as_float32(x, "x")
     if axis is None:
@@ -536,7 +771,23 @@ def softmax(x: Tensor, axis: int = -1, *, out: None = None) -> Tensor: ...
 def softmax(x: ArrayLike, axis: int = -1, *, out: Optional[np.ndarray] = None) -> np.ndarray: ...
 def softmax(x: TensorLike, axis: int = -1, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed stably (the maximum is subtracted
-    first). A slice whose entries are all -inf gives NaN, as the formula does."""
+    first). A slice whose entries are all -inf gives NaN, as the formula does.
+
+    Args:
+        x: array of real numbers of at least 1 dimension, or a Tensor / Variable.
+        axis: the axis to normalise along. Defaults to -1, the last.
+        out: optional float32 C-contiguous array of ``x``'s shape to write the result into; it
+            may be ``x`` itself. Numpy inputs only. Defaults to None.
+
+    Returns:
+        float32 probabilities of ``x``'s shape (``out`` itself when given), or a Tensor for a
+        Tensor.
+
+    Raises:
+        ValueError: a 0-d ``x``, an axis out of bounds, a bad ``out``, or ``out`` with a Tensor.
+        TypeError: non-numeric input, an axis that is not an int, or an ``out`` that is not a
+            float32 numpy array.
+    """
     if isinstance(x, _Tensor):
         return _autograd.softmax(x, axis, out)
     x = _as_float32(x, "x")
@@ -577,7 +828,7 @@ def softmax_cross_entropy(logits: TensorLike, labels: ArrayLike, *,
         logits: (n, k) scores, k >= 1.
         labels: integer class indices of shape (n,) (integral floats are accepted), or one-hot
             / probability rows of shape (n, k).
-        reduction: ``"mean"`` for the batch mean, ``"none"`` for one loss per row.
+        reduction: ``"mean"`` (default) for the batch mean, ``"none"`` for one loss per row.
 
     Returns:
         ``(loss, grad)``: the mean as a Python float (NaN when n == 0), or the float32 (n,) losses
@@ -643,7 +894,20 @@ def reshape(x: Tensor, shape: Any) -> Tensor: ...
 def reshape(x: ArrayLike, shape: Any) -> np.ndarray: ...
 def reshape(x: TensorLike, shape: Any) -> ArrayOrTensor:
     """``x`` with a new shape (one entry may be -1), like ``np.reshape``: a view when the layout
-    allows. Differentiable: the gradient is reshaped back."""
+    allows. Differentiable: the gradient is reshaped back.
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        shape: an int or a tuple of ints with as many elements in all as ``x`` has.
+
+    Returns:
+        A float32 array (a view of ``x`` when the layout allows), or a Tensor for a Tensor (a
+        copy for a Variable, so later assignments to it do not show through).
+
+    Raises:
+        ValueError: a shape with a different number of elements.
+        TypeError: non-numeric input.
+    """
     if isinstance(x, _Tensor):
         return _autograd.reshape(x, shape)
     return np.reshape(_as_float32(x, "x"), shape)
@@ -655,7 +919,20 @@ def transpose(x: Tensor, axes: Any = None) -> Tensor: ...
 def transpose(x: ArrayLike, axes: Any = None) -> np.ndarray: ...
 def transpose(x: TensorLike, axes: Any = None) -> ArrayOrTensor:
     """``x`` with its axes permuted (reversed by default), like ``np.transpose``: a view.
-    Differentiable: the gradient is permuted back."""
+    Differentiable: the gradient is permuted back.
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+        axes: a permutation of ``range(x.ndim)``; None (default) reverses the axes.
+
+    Returns:
+        A float32 view of ``x`` with its axes permuted, or a Tensor for a Tensor (a copy for a
+        Variable).
+
+    Raises:
+        ValueError: ``axes`` that is not a permutation of ``x``'s axes.
+        TypeError: non-numeric input.
+    """
     if isinstance(x, _Tensor):
         return _autograd.transpose(x, axes)
     return np.transpose(_as_float32(x, "x"), axes)

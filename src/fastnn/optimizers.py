@@ -22,7 +22,14 @@ def _check_rate(name: str, value: float) -> float:
 
 class Optimizer:
     """Base class: ``build(n)`` allocates the slots for n parameters, ``apply(params, grads)``
-    performs one update in place, ``get_config()`` returns the settings."""
+    performs one update in place, ``get_config()`` returns the settings.
+
+    Args:
+        learning_rate: the step size, a float >= 0.
+
+    Raises:
+        ValueError: a negative (or NaN) learning rate.
+    """
 
     def __init__(self, learning_rate: float):
         self.learning_rate = _check_rate("learning_rate", learning_rate)
@@ -30,7 +37,13 @@ class Optimizer:
         self._size: Optional[int] = None
 
     def build(self, n: int) -> None:
-        """Allocates the optimizer's state for n parameters (idempotent for the same n)."""
+        """Allocates the optimizer's state for n parameters (idempotent for the same n).
+
+        A different n starts afresh: new zeroed slots and ``iterations`` back to 0.
+
+        Args:
+            n: the number of scalar parameters, the size of the model's flat buffer.
+        """
         if self._size != n:
             self._size = n
             self.iterations = 0
@@ -40,7 +53,20 @@ class Optimizer:
         pass
 
     def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
-        """One update of the flat parameter buffer from the flat gradient buffer."""
+        """One update of the flat parameter buffer from the flat gradient buffer.
+
+        Builds the slots for ``params.size`` if needed and counts the step in ``iterations``.
+
+        Args:
+            params: the flat float32 C-contiguous parameter buffer, updated in place.
+            grads: the flat gradient buffer, of the same size.
+
+        Raises:
+            NotImplementedError: on the base class.
+            ValueError: buffers of different sizes, or a params buffer that is not
+                contiguous or is read-only (from the ``ops.*_update`` kernels).
+            TypeError: a params buffer that is not a float32 numpy array.
+        """
         self.build(params.size)
         self.iterations += 1
         self._update(params, grads)
@@ -231,8 +257,16 @@ def get(identifier: Union[str, Optimizer, Dict[str, Any]]) -> Optimizer:
     """An optimizer from an instance, a name ('sgd', 'rmsprop', 'adagrad', 'adam', any case)
     with Keras' defaults, or a ``{"class_name": ..., "config": {...}}`` dict.
 
+    Args:
+        identifier: an Optimizer (returned as is), a name, or a dict with the class name and
+            the constructor's arguments (as a model file stores them).
+
+    Returns:
+        An Optimizer.
+
     Raises:
-        ValueError: an unknown name; the message lists the valid ones.
+        ValueError: an unknown name or class name; the message lists the valid ones. Also
+            an out-of-range setting in a config.
     """
     if isinstance(identifier, Optimizer):
         return identifier

@@ -50,7 +50,14 @@ def to_categorical(y: Any, num_classes: Optional[int] = None, dtype: Any = "floa
 
 def set_random_seed(seed: int) -> None:
     """Seeds every source of randomness fastnn uses (and Python's and numpy's global ones), so
-    that weight initialisation, shuffling and dropout repeat exactly."""
+    that weight initialisation, shuffling and dropout repeat exactly.
+
+    Args:
+        seed: a non-negative integer (anything ``int()`` takes).
+
+    Raises:
+        ValueError: a negative seed.
+    """
     global _rng
     seed = int(seed)
     random.seed(seed)

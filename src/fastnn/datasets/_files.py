@@ -28,14 +28,30 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset is not on this machine and could not be downloaded."""
+    """A dataset is not on this machine and could not be downloaded.
+
+    A ``FileNotFoundError``, so ``except FileNotFoundError`` catches it too.
+
+    Args:
+        *args: the message, as for any exception; fastnn passes one string saying where it
+            looked and where to put the files.
+    """
 
 
 def read_idx(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Reads an IDX file (gzipped or raw) into a numpy array of its native dtype.
 
+    Args:
+        path: the file, a str or path-like; gzip data is recognised by its magic bytes,
+            whatever the name.
+
+    Returns:
+        An array of the shape in the file's header and its element type (uint8 for MNIST's
+        images and labels), in native byte order.
+
     Raises:
         ValueError: the file is not IDX, or it is truncated or too long for its header.
+        OSError: the file cannot be read (FileNotFoundError when it does not exist).
     """
     raw = Path(path).read_bytes()
     if raw[:2] == b"\x1f\x8b":

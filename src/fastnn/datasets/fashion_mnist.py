@@ -35,8 +35,17 @@ def load_data(path: Optional[Union[str, os.PathLike[str]]] = None) -> Arrays:
     (package dataset-fashion-mnist). Failing those it downloads the four files, checks each
     sha256 and keeps them in ``~/.fastnn/datasets/fashion-mnist``.
 
+    Args:
+        path: an npz file in Keras' layout, or a folder with the four IDX files (gzipped or
+            not) or ``fashion-mnist.npz``. Defaults to None, which searches the other places
+            above; when given, no other place is tried.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``.
+
     Raises:
-        DatasetNotFoundError: nothing found and no network; the message says where to put files.
+        DatasetNotFoundError: nothing usable at ``path``, or nothing found and no network; the
+            message says where to put files.
         ValueError: a file that is found but corrupt or not in the expected format.
     """
     extra = [Path.home() / ".keras" / "datasets" / "fashion-mnist",
