@@ -79,6 +79,7 @@ SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_a_save_killed_midway_leaves_a_loadable_file(tmp_path):
     path = tmp_path / "model.fnn"
     models.Sequential([layers.Input((1000,)), layers.Dense(1000, kernel_initializer="zeros")]).save(path)

@@ -110,7 +110,7 @@ void log_loop(float* out, const float* x, int64_t sx, int64_t n) {
     map_lanes(out, x, sx, n, 1.17549435e-38f, 3.40282347e38f, log_in_range, OpLog::f);
 }
 
-ElementwiseLoops make_avx2_loops() {
+constexpr ElementwiseLoops make_avx2_loops() {
     ElementwiseLoops loops = loops_of_this_unit;
     loops.unary[static_cast<int>(UnaryOp::exp)] = exp_loop;
     loops.unary[static_cast<int>(UnaryOp::sigmoid)] = sigmoid_loop;
@@ -118,7 +118,9 @@ ElementwiseLoops make_avx2_loops() {
     return loops;
 }
 
-const ElementwiseLoops avx2_loops = make_avx2_loops();
+// Evaluated at compile time: built at load time instead, the copy would be AVX2 code (this file's
+// flags) run when the module is imported, on any CPU, and crash one without AVX2.
+constexpr ElementwiseLoops avx2_loops = make_avx2_loops();
 
 }  // namespace
 

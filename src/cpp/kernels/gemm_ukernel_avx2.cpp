@@ -60,8 +60,11 @@ void block_2xn(int64_t k, const float* r0, const float* r1, const float* bt, int
         const __m256 x0 = _mm256_loadu_ps(r0 + p), x1 = _mm256_loadu_ps(r1 + p);
         for (int j = 0; j < NC; ++j) {
             __m256 b = _mm256_loadu_ps(bt + j * ldbt + p);
-            // Keep b in a register: folded into both FMAs it would be loaded twice.
+            // Keep b in a register: folded into both FMAs it would be loaded twice. (GNU inline
+            // assembly only; MSVC has none on x64 and goes without the hint.)
+#if defined(__GNUC__) || defined(__clang__)
             __asm__("" : "+x"(b));
+#endif
             s0[j] = _mm256_fmadd_ps(x0, b, s0[j]);
             s1[j] = _mm256_fmadd_ps(x1, b, s1[j]);
         }

@@ -3,13 +3,22 @@
 //
 // Every loop is a static inline function (internal linkage): each translation unit keeps its own
 // copy, so the linker can never merge the AVX2 copy into baseline code (SIGILL on older CPUs).
-// No std:: templates here for the same reason; the square root is __builtin_sqrtf, which the
-// build's -fno-math-errno turns into sqrtss / vsqrtps. The compiler vectorizes these loops
+// No std:: templates here for the same reason; the square root is FASTNN_SQRTF (below), which
+// the build's -fno-math-errno turns into sqrtss / vsqrtps. The compiler vectorizes these loops
 // (4-wide SSE2 on the baseline, 8-wide on AVX2); the updates are memory-bound, so the loop body
 // matters less than reading each buffer exactly once.
 #pragma once
 
 #include <cstdint>
+
+// The square root: GNU compilers' builtin; MSVC has none, and its std::sqrt(float) is an inline
+// function that two translation units could share, so the C library's sqrtf (an intrinsic at /O2).
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTNN_SQRTF __builtin_sqrtf
+#else
+#include <math.h>
+#define FASTNN_SQRTF sqrtf
+#endif
 
 namespace fastnn {
 
@@ -42,6 +51,11 @@ const OptimLoops& optim_loops_avx2();
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+// Off by default under /fp:precise since Visual Studio 2022; explicit for older ones. It stays off
+// to the end of the including file (MSVC has no push / pop for it): harmless, optim.cpp is
+// baseline code with no FMA to contract into and optim_avx2.cpp holds nothing else.
+#pragma fp_contract(off)
 #endif
 
 // Keras SGD, momentum == 0: w -= g * lr.
@@ -81,7 +95,7 @@ static inline void optim_rmsprop_loop(float* __restrict w, float* __restrict v,
         const float gi = g[i];
         const float vi = rho * v[i] + one_minus_rho * (gi * gi);
         v[i] = vi;
-        w[i] = w[i] - (lr * gi) / __builtin_sqrtf(vi + eps);
+        w[i] = w[i] - (lr * gi) / FASTNN_SQRTF(vi + eps);
     }
 }
 
@@ -94,7 +108,7 @@ static inline void optim_rmsprop_momentum_loop(float* __restrict w, float* __res
         const float gi = g[i];
         const float vi = rho * v[i] + one_minus_rho * (gi * gi);
         v[i] = vi;
-        const float mi = momentum * m[i] + (lr * gi) / __builtin_sqrtf(vi + eps);
+        const float mi = momentum * m[i] + (lr * gi) / FASTNN_SQRTF(vi + eps);
         m[i] = mi;
         w[i] = w[i] - mi;
     }
@@ -107,7 +121,7 @@ static inline void optim_adagrad_loop(float* __restrict w, float* __restrict acc
         const float gi = g[i];
         const float ai = acc[i] + gi * gi;
         acc[i] = ai;
-        w[i] = w[i] - (lr * gi) / __builtin_sqrtf(ai + eps);
+        w[i] = w[i] - (lr * gi) / FASTNN_SQRTF(ai + eps);
     }
 }
 
@@ -122,7 +136,7 @@ static inline void optim_adam_loop(float* __restrict w, float* __restrict m, flo
         const float vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
         m[i] = mi;
         v[i] = vi;
-        w[i] = w[i] - (mi * alpha) / (__builtin_sqrtf(vi) + eps);
+        w[i] = w[i] - (mi * alpha) / (FASTNN_SQRTF(vi) + eps);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <utility>
 
 #include "cpu.h"
 #include "threadpool.h"
@@ -13,7 +14,24 @@ namespace fastnn {
 namespace {
 
 // Without FMA hardware: 4-wide multiply and add (2 flops per lane), as SSE2 does.
+#if defined(__GNUC__) || defined(__clang__)
 typedef float v4 __attribute__((vector_size(16)));
+#else
+// MSVC has no vector extension: four lanes with the operators used below, which it vectorises.
+struct v4 {
+    float lane[4];
+    float operator[](int i) const { return lane[i]; }
+    friend v4 operator*(v4 a, v4 b) {
+        for (int i = 0; i < 4; ++i) a.lane[i] *= b.lane[i];
+        return a;
+    }
+    friend v4 operator+(v4 a, v4 b) {
+        for (int i = 0; i < 4; ++i) a.lane[i] += b.lane[i];
+        return a;
+    }
+    friend v4 operator+(v4 a, float b) { return a + v4{{b, b, b, b}}; }
+};
+#endif
 
 }  // namespace
 

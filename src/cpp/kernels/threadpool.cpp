@@ -1,14 +1,22 @@
 // The persistent thread pool behind parallel_for: workers spin briefly, then sleep on a condvar.
 #include "threadpool.h"
 
+// pthread_atfork (Linux, macOS) and sched_getaffinity (Linux) are POSIX / glibc; Windows has
+// neither (and no fork), so it has no fork handler and counts CPUs with hardware_concurrency.
+#if !defined(_WIN32)
 #include <pthread.h>
 #include <sched.h>
+#endif
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>  // _mm_pause
+#endif
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -26,6 +34,8 @@ inline void cpu_relax() {
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     asm volatile("yield");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    _mm_pause();  // MSVC has neither GNU builtin nor inline assembly on x64
 #endif
 }
 
@@ -155,20 +165,24 @@ int default_threads() {
     return available_cpus();
 }
 
+#if !defined(_WIN32)
 void after_fork_in_child() {
     // The workers do not exist in the child and the mutexes may be held by threads that are gone:
     // start over with fresh state, created again at the next parallel job.
     new (&config_mutex) std::mutex();
     pool = nullptr;
 }
+#endif
 
 Pool* get_pool() {
     std::lock_guard<std::mutex> lock(config_mutex);
+#if !defined(_WIN32)
     static bool atfork_registered = [] {
         pthread_atfork(nullptr, nullptr, after_fork_in_child);
         return true;
     }();
     (void)atfork_registered;
+#endif
     if (requested_threads == 0) requested_threads = default_threads();
     if (!pool) pool = new Pool(requested_threads);
     return pool;
@@ -177,6 +191,8 @@ Pool* get_pool() {
 }  // namespace
 
 int available_cpus() {
+    // The affinity mask (taskset, cgroups cpusets) is Linux-only: CPU_COUNT comes with glibc's and
+    // musl's sched_getaffinity, and macOS / Windows take the count of logical CPUs below.
 #ifdef CPU_COUNT
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
