@@ -14,18 +14,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
-def public_modules() -> List[str]:
-    """fastnn and every module reachable through the ``__all__`` lists from it."""
-    found, queue = [], ["fastnn"]
-    while queue:
-        name = queue.pop(0)
-        found.append(name)
-        module = importlib.import_module(name)
-        for attr in getattr(module, "__all__", []):
-            value = getattr(module, attr)
-            if inspect.ismodule(value) and value.__name__ not in found + queue:
-                queue.append(value.__name__)
-    return found
+from fastnn.testing import public_modules
 
 
 class _Links(html.parser.HTMLParser):
@@ -103,7 +92,8 @@ def broken_names() -> List[str]:
                 full = name if name.startswith("fastnn.") else "fastnn." + name
                 if full not in seen and not _resolves(full):
                     seen.add(full)
-                    broken.append(f"{module_name}: a docstring names {name!r}, which does not exist")
+                    broken.append(f"{module_name}: a docstring names {name!r}, which does not "
+                                  f"exist")
     return broken
 
 

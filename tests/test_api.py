@@ -14,22 +14,9 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 import fastnn
+from fastnn.testing import public_modules
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def public_modules() -> List[str]:
-    """fastnn and every module reachable through the ``__all__`` lists from it."""
-    found, queue = [], ["fastnn"]
-    while queue:
-        name = queue.pop(0)
-        found.append(name)
-        module = importlib.import_module(name)
-        for attr in getattr(module, "__all__", []):
-            value = getattr(module, attr)
-            if inspect.ismodule(value) and value.__name__ not in found + queue:
-                queue.append(value.__name__)
-    return found
 
 
 def public_names() -> Iterator[Tuple[str, Any]]:
@@ -46,7 +33,8 @@ def public_names() -> Iterator[Tuple[str, Any]]:
             yield f"{module_name}.{name}", obj
             if inspect.isclass(obj):
                 for attr, value in vars(obj).items():
-                    if not attr.startswith("_") and (callable(value) or isinstance(value, property)):
+                    public = not attr.startswith("_")
+                    if public and (callable(value) or isinstance(value, property)):
                         yield f"{module_name}.{name}.{attr}", getattr(obj, attr)
 
 

@@ -1,12 +1,34 @@
-"""Testing helpers: a numerical gradient check for anything with an analytic backward."""
+"""Testing helpers: a numerical gradient check for anything with an analytic backward, and the
+list of fastnn's public modules (for tests and docs that must cover the whole API)."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["gradcheck"]
+__all__ = ["gradcheck", "public_modules"]
+
+
+def public_modules() -> List[str]:
+    """The names of fastnn's public modules: ``fastnn`` and every module reachable from it
+    through the ``__all__`` lists (``fastnn.ops``, ``fastnn.datasets.mnist``, ...).
+
+    Returns:
+        Module names, ``"fastnn"`` first, each once.
+    """
+    found, queue = [], ["fastnn"]
+    while queue:
+        name = queue.pop(0)
+        found.append(name)
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", []):
+            value = getattr(module, attr)
+            if inspect.ismodule(value) and value.__name__ not in found + queue:
+                queue.append(value.__name__)
+    return found
 
 
 def gradcheck(fn: Callable[..., Tuple[Any, Sequence[Optional[np.ndarray]]]],
