@@ -78,9 +78,7 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, value: Any) -> None:
-        if isinstance(value, Tensor):
-            value = value._value
-        self._value = _readonly(np.array(ops._as_float32(value, "value"), dtype=np.float32))
+        self._value = _readonly(np.array(_array(value, "value")))  # a copy
         self._node = None
         self._logits = None
 
@@ -207,10 +205,7 @@ class Variable(Tensor):
 
     def __init__(self, initial_value: Any, trainable: bool = True,
                  name: Optional[str] = None) -> None:
-        if isinstance(initial_value, Tensor):
-            initial_value = initial_value._value
-        self._value = np.array(ops._as_float32(initial_value, "initial_value"), dtype=np.float32,
-                               order="C")
+        self._value = np.array(_array(initial_value, "initial_value"), order="C")  # a copy
         self._node = None
         self._logits = None
         self.trainable = bool(trainable)
@@ -542,16 +537,17 @@ def _negative(g: np.ndarray) -> np.ndarray:
     return ops.multiply(g, -1.0)
 
 
-def _maximum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
-                      out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    gb = ops.relu_grad(g, ops.subtract(b, a))  # where b > a; ties go to a, as in TensorFlow
+def _select_backward(g: np.ndarray, b_lead: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """maximum / minimum: g goes to b where ``b_lead > 0`` (b strictly wins), else to a, so
+    ties go to a, as in TensorFlow."""
+    gb = ops.relu_grad(g, b_lead)
     return ops.subtract(g, gb), gb
 
 
-def _minimum_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
-                      out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    gb = ops.relu_grad(g, ops.subtract(a, b))  # where b < a
-    return ops.subtract(g, gb), gb
+def _divide_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
+                     out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    ga = ops.divide(g, b)
+    return ga, _negative(ops.multiply(ga, out))  # d(a/b)/db = -a/b^2 = -(1/b) * out
 
 
 # code -> (g, a, b, out) -> (gradient of a, gradient of b), before un-broadcasting
@@ -560,11 +556,9 @@ _BINARY_BACKWARD: Dict[int, Callable[[np.ndarray, np.ndarray, np.ndarray, np.nda
     ops._ADD: lambda g, a, b, out: (g, g),
     ops._SUBTRACT: lambda g, a, b, out: (g, _negative(g)),
     ops._MULTIPLY: lambda g, a, b, out: (ops.multiply(g, b), ops.multiply(g, a)),
-    # d(a/b)/db = -a/b^2 = -(1/b) * out
-    ops._DIVIDE: lambda g, a, b, out: (ops.divide(g, b),
-                                        _negative(ops.multiply(ops.divide(g, b), out))),
-    ops._MAXIMUM: _maximum_backward,
-    ops._MINIMUM: _minimum_backward,
+    ops._DIVIDE: _divide_backward,
+    ops._MAXIMUM: lambda g, a, b, out: _select_backward(g, ops.subtract(b, a)),
+    ops._MINIMUM: lambda g, a, b, out: _select_backward(g, ops.subtract(a, b)),
 }
 
 # code -> (g, x, y) -> gradient of x, where y is the op's result
