@@ -120,10 +120,12 @@ class Sequential:
         if not self.layers:
             raise ValueError("Cannot build an empty Sequential model: add layers first")
         old = {id(layer): [w.copy() for w in layer.weights] for layer in self.layers}
-        if any(d is None for d in input_shape[1:]):
-            raise ValueError(f"build: every axis but the batch axis needs a size; received "
-                             f"input_shape={tuple(input_shape)}")
-        shape = tuple(int(d) for d in input_shape[1:] if d is not None)
+        shape: Tuple[int, ...] = ()
+        for d in input_shape[1:]:
+            if d is None:
+                raise ValueError(f"build: every axis but the batch axis needs a size; received "
+                                 f"input_shape={tuple(input_shape)}")
+            shape += (int(d),)
         for layer in self.layers:
             shape = layer.build(shape)
         specs = [(layer, layer.param_specs()) for layer in self.layers]
