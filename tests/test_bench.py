@@ -54,12 +54,14 @@ def run(*args):
 
 def test_train_benchmark_runs():
     out = run("fastnn.bench.train", "--epochs", "2", "--train-size", "1000", "--threads", "1",
-              "--no-torch", "--unfused", "--hidden", "32", "--predict")
+              "--no-torch", "--unfused", "--functional", "--hidden", "32", "--predict")
     rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in out.splitlines()
             if line.startswith("| ") and "library" not in line}
-    assert set(rows) == {"fastnn", "fastnn unfused", "numpy"}
-    # the same seed and batches: the fused and layer-by-layer paths agree on test accuracy
-    assert rows["fastnn"][2].strip() == rows["fastnn unfused"][2].strip()
+    assert set(rows) == {"fastnn", "fastnn functional", "fastnn op by op", "numpy"}
+    # the same seed and batches: the compiled and op-by-op paths, and the Sequential and
+    # functional models, agree on test accuracy
+    assert rows["fastnn"][2].strip() == rows["fastnn op by op"][2].strip()
+    assert rows["fastnn"][2].strip() == rows["fastnn functional"][2].strip()
     assert "predict on" in out
 
 

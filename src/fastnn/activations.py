@@ -1,8 +1,5 @@
-"""Activation functions by name or function, with the backward pass each needs.
-
-Each backward takes the activation's *output* y: relu' = (y > 0) (0 at exactly 0, as Keras and
-TensorFlow), sigmoid' = y (1 - y), tanh' = 1 - y^2, and softmax's Jacobian-vector product
-y * (g - sum(g * y)) — so a layer keeps only its output, never the pre-activation.
+"""Activation functions by name or function, as Keras names them. Each is a fastnn op, so a
+GradientTape differentiates it (relu's gradient at exactly 0 is 0, as in Keras and TensorFlow).
 """
 
 from __future__ import annotations
@@ -13,8 +10,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import ops
+from .autograd import Tensor
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get", "serialize"]
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get", "apply", "serialize"]
 
 
 def relu(x: ArrayLike) -> np.ndarray:
@@ -79,15 +77,17 @@ def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     return ops.softmax(x, axis=axis)
 
 
-def linear(x: Any) -> np.ndarray:
+def linear(x: Any) -> Any:
     """The identity (no activation).
 
     Args:
-        x: anything ``np.asarray`` takes.
+        x: an array or a Tensor.
 
     Returns:
-        ``x`` as a float32 array (no copy when it already is one).
+        ``x`` itself (a Tensor stays a Tensor), or a float32 array for anything else.
     """
+    if isinstance(x, (np.ndarray, Tensor)) and x.dtype == np.float32:
+        return x
     return np.asarray(x, dtype=np.float32)
 
 
@@ -95,18 +95,21 @@ _BY_NAME = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, 
 _ALIASES = {ops.relu: "relu", ops.sigmoid: "sigmoid", ops.tanh: "tanh", ops.softmax: "softmax"}
 
 
-def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
-    """The canonical name of an activation given by name, by function or None (linear).
+def get(identifier: Union[None, str, Callable[..., Any]]) -> Union[str, Callable[..., Any]]:
+    """The canonical name of a built-in activation given by name, by function or None (linear);
+    any other callable is returned as it is (a custom activation, written with fastnn.ops).
 
     Args:
         identifier: None, a name ('relu', 'sigmoid', 'tanh', 'softmax', 'linear'), one of
-            this module's functions, or fastnn.ops' relu, sigmoid, tanh or softmax.
+            this module's functions, fastnn.ops' relu, sigmoid, tanh or softmax, or a callable
+            ``f(x)``.
 
     Returns:
-        The name, a str.
+        The name, a str, or the custom callable.
 
     Raises:
-        ValueError: an unknown name or function; the message lists the valid names.
+        ValueError: an unknown name, or something that is neither a name nor callable; the
+            message lists the valid names.
     """
     if identifier is None:
         return "linear"
@@ -119,49 +122,35 @@ def get(identifier: Union[None, str, Callable[..., Any]]) -> str:
                 return name
         if identifier in _ALIASES:
             return _ALIASES[identifier]
+        return identifier
     raise ValueError(f"Unknown activation: {identifier!r}. "
                      f"Valid activations: {', '.join(sorted(_BY_NAME))}")
 
 
-def serialize(name: str) -> str:
-    """The name under which a model file stores the activation ``name``.
+def apply(activation: Union[str, Callable[..., Any]], x: Any) -> Any:
+    """``activation(x)`` for a name that ``get`` returned, or a custom callable.
 
     Args:
-        name: a canonical activation name, as ``get`` returns.
+        activation: a built-in activation's name, or a callable.
+        x: an array or a Tensor.
 
     Returns:
-        The same name.
+        The activation of x (a Tensor for a Tensor).
     """
-    return name
+    if callable(activation):
+        return activation(x)
+    if activation == "linear":
+        return x
+    return _BY_NAME[activation](x)
 
 
-def forward(name: str, z: np.ndarray) -> np.ndarray:
-    """The activation of z, in place (z is a scratch buffer of the layer)."""
-    if name == "relu":
-        return ops.relu(z, out=z)
-    if name == "sigmoid":
-        return ops.sigmoid(z, out=z)
-    if name == "tanh":
-        return ops.tanh(z, out=z)
-    if name == "softmax":
-        return ops.softmax(z, out=z)
-    return z
+def serialize(activation: Union[str, Callable[..., Any]]) -> str:
+    """The name under which a model file stores an activation.
 
+    Args:
+        activation: a canonical activation name or a custom callable, as ``get`` returns.
 
-def backward(name: str, grad: np.ndarray, y: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """dLoss/dz from dLoss/dy and the activation's output y."""
-    if name == "relu":
-        return ops.relu_grad(grad, y, out=out)
-    if name == "sigmoid":
-        return ops.sigmoid_grad(grad, y, out=out)
-    if name == "tanh":
-        return ops.tanh_grad(grad, y, out=out)
-    if name == "softmax":
-        gy = ops.multiply(grad, y, out=out)
-        dot = ops.sum(gy, axis=-1, keepdims=True)
-        # y * (g - <g, y>) = g*y - y*<g, y>
-        return ops.subtract(gy, ops.multiply(y, dot), out=gy)
-    if out is None:
-        return grad
-    np.copyto(out, grad)
-    return out
+    Returns:
+        The name; a custom callable's ``__name__`` (loading it needs ``custom_objects``).
+    """
+    return activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")

@@ -9,7 +9,9 @@ the result's gradient to theirs. ``tape.gradient`` walks the nodes from the targ
 sources in reverse topological order, summing where a value was used more than once. Every
 backward is made of fastnn.ops kernels; numpy only reshapes and takes views.
 
-Plain numpy arrays never reach this module: ops on them cost what they cost without it.
+Plain numpy arrays never reach this module: ops on them cost what they cost without it. The
+gradient rules below compute with the backend (fastnn._backend), never with fastnn.ops, so the
+dependency runs one way: ops -> autograd -> backend.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 
 import numpy as np
 
-from . import ops
+from . import _backend as B
 
 __all__ = ["Tensor", "Variable", "GradientTape"]
 
@@ -67,9 +69,9 @@ class Tensor:
         TypeError: a value that is not an array of real numbers.
     """
 
-    # _logits: for a softmax output, the logits it came from (Keras keeps them the same way),
-    # so a cross-entropy of it runs the fused kernel on them: exact and stable where clipped
-    # probabilities would stop the gradient.
+    # _logits: for a softmax or sigmoid output, (that activation's name, the logits it came
+    # from), as Keras keeps them, so that a cross-entropy of it runs on the logits: exact and
+    # stable where clipped probabilities would stop the gradient.
     __slots__ = ("_value", "_node", "_logits", "__weakref__")
     _value: np.ndarray
     _node: Optional[Node]
@@ -118,7 +120,7 @@ class Tensor:
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
         """The transpose (axes reversed), recorded like ``ops.transpose``."""
-        return ops.transpose(self)
+        return transpose(self, None)
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
         if dtype is None or np.dtype(dtype) == self._value.dtype:
@@ -144,38 +146,38 @@ class Tensor:
         body = np.array2string(self._value, separator=", ", prefix=" " * 7)
         return f"{type(self).__name__}({body}, shape={self.shape}, dtype=float32)"
 
-    def __add__(self, other: ops.TensorLike) -> Tensor:
-        return ops.add(self, other)
+    def __add__(self, other: Any) -> Tensor:
+        return binary(B.ADD, "add", self, other)
 
-    def __radd__(self, other: ops.TensorLike) -> Tensor:
-        return ops.add(other, self)
+    def __radd__(self, other: Any) -> Tensor:
+        return binary(B.ADD, "add", other, self)
 
-    def __sub__(self, other: ops.TensorLike) -> Tensor:
-        return ops.subtract(self, other)
+    def __sub__(self, other: Any) -> Tensor:
+        return binary(B.SUBTRACT, "subtract", self, other)
 
-    def __rsub__(self, other: ops.TensorLike) -> Tensor:
-        return ops.subtract(other, self)
+    def __rsub__(self, other: Any) -> Tensor:
+        return binary(B.SUBTRACT, "subtract", other, self)
 
-    def __mul__(self, other: ops.TensorLike) -> Tensor:
-        return ops.multiply(self, other)
+    def __mul__(self, other: Any) -> Tensor:
+        return binary(B.MULTIPLY, "multiply", self, other)
 
-    def __rmul__(self, other: ops.TensorLike) -> Tensor:
-        return ops.multiply(other, self)
+    def __rmul__(self, other: Any) -> Tensor:
+        return binary(B.MULTIPLY, "multiply", other, self)
 
-    def __truediv__(self, other: ops.TensorLike) -> Tensor:
-        return ops.divide(self, other)
+    def __truediv__(self, other: Any) -> Tensor:
+        return binary(B.DIVIDE, "divide", self, other)
 
-    def __rtruediv__(self, other: ops.TensorLike) -> Tensor:
-        return ops.divide(other, self)
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return binary(B.DIVIDE, "divide", other, self)
 
-    def __matmul__(self, other: ops.TensorLike) -> Tensor:
-        return ops.matmul(self, other)
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
 
-    def __rmatmul__(self, other: ops.TensorLike) -> Tensor:
-        return ops.matmul(other, self)
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return ops.multiply(self, -1.0)
+        return binary(B.MULTIPLY, "multiply", self, -1.0)
 
     def __pos__(self) -> Tensor:
         return self
@@ -235,7 +237,7 @@ class Variable(Tensor):
             ValueError: a value whose shape does not broadcast to the variable's.
             TypeError: a value that is not an array of real numbers.
         """
-        return self._update(_copy, value, "assign")
+        return self._update(None, value, "assign")
 
     def assign_add(self, delta: Any) -> Variable:
         """``value += delta``.
@@ -251,7 +253,7 @@ class Variable(Tensor):
             ValueError: a delta whose shape does not broadcast to the variable's.
             TypeError: a delta that is not an array of real numbers.
         """
-        return self._update(ops.add, delta, "assign_add")
+        return self._update(B.ADD, delta, "assign_add")
 
     def assign_sub(self, delta: Any) -> Variable:
         """``value -= delta`` (the step of gradient descent: ``w.assign_sub(g * lr)``).
@@ -267,10 +269,11 @@ class Variable(Tensor):
             ValueError: a delta whose shape does not broadcast to the variable's.
             TypeError: a delta that is not an array of real numbers.
         """
-        return self._update(ops.subtract, delta, "assign_sub")
+        return self._update(B.SUBTRACT, delta, "assign_sub")
 
-    def _update(self, op: Callable[..., np.ndarray], value: Any, name: str) -> Variable:
-        v = value._value if isinstance(value, Tensor) else ops._as_float32(value, "value")
+    def _update(self, code: Any, value: Any, name: str) -> Variable:
+        """Writes ``value`` (code None) or ``value code delta`` into the variable."""
+        v = value._value if isinstance(value, Tensor) else B.as_float32(value, "value")
         try:
             fits = np.broadcast_shapes(self.shape, v.shape) == self.shape
         except ValueError:
@@ -279,18 +282,31 @@ class Variable(Tensor):
             raise ValueError(f"{name}: a value of shape {v.shape} does not fit a variable of "
                              f"shape {self.shape}")
         if self._recorders:  # a tape still needs the current array: leave it to the tape
-            self._value = op(self._value, v)
-            self._recorders = 0
+            new = (np.array(np.broadcast_to(v, self.shape), dtype=np.float32) if code is None
+                   else B.binary(code, name, self._value, v))
+            self._set_storage(new)
+        elif code is None:
+            np.copyto(self._value, v)
         else:
-            op(self._value, v, out=self._value)
+            B.binary(code, name, self._value, v, self._value)
         return self
 
+    def _set_storage(self, array: np.ndarray) -> None:
+        """Makes ``array`` (float32, of the variable's shape) the variable's storage. Compiled
+        programs hold raw pointers to variables' storage: the epoch tells them to re-read it."""
+        global _storage_epoch
+        self._value = array
+        self._recorders = 0
+        _storage_epoch += 1
 
-def _copy(old: np.ndarray, v: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-    if out is None:
-        return np.array(np.broadcast_to(v, old.shape), dtype=np.float32)
-    np.copyto(out, v)
-    return out
+
+def storage_epoch() -> int:
+    """A counter that changes whenever some Variable's storage is replaced (not written in
+    place): a compiled program built before then must re-read the variables."""
+    return _storage_epoch
+
+
+_storage_epoch = 0
 
 
 class GradientTape:
@@ -385,7 +401,7 @@ class GradientTape:
             given = output_gradients
             if not isinstance(given, (list, tuple)):
                 given = [given]
-            seeds = [ops._as_float32(g, "output_gradients") for g in given]
+            seeds = [B.as_float32(g, "output_gradients") for g in given]
             for t, s in zip(targets, seeds):
                 if s.shape != t.shape:
                     raise ValueError(f"gradient: output_gradients of shape {s.shape} for a target "
@@ -468,7 +484,7 @@ def _accumulate(grads: Dict[int, np.ndarray], x: Tensor, g: np.ndarray) -> None:
         raise AssertionError(f"fastnn autograd: a gradient of shape {g.shape} for a value of "
                              f"shape {x.shape} (a bug in a backward function)")
     prev = grads.get(id(x))
-    grads[id(x)] = g if prev is None else ops.add(prev, g)  # never in place: g may be shared
+    grads[id(x)] = g if prev is None else B.binary(B.ADD, "add", prev, g)  # g may be shared
 
 
 def _distinct(arrays: List[Optional[np.ndarray]]) -> List[Optional[np.ndarray]]:
@@ -504,7 +520,7 @@ def _result(value: Any, inputs: Tuple[Any, ...], backward: Backward) -> Tensor:
 
 
 def _array(x: Any, name: str) -> np.ndarray:
-    return x._value if isinstance(x, Tensor) else ops._as_float32(x, name)
+    return x._value if isinstance(x, Tensor) else B.as_float32(x, name)
 
 
 def _no_out(out: Any, name: str) -> None:
@@ -521,60 +537,70 @@ def _unbroadcast(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
                                       if n == 1 and g.shape[lead + i] != 1)
-    return np.reshape(ops.sum(g, axis=axes), shape)
+    return np.reshape(B.sum(g, axis=axes), shape)
 
 
 def _expand(g: Any, shape: Tuple[int, ...], axes: Tuple[int, ...], scale: float) -> np.ndarray:
     """The gradient of a reduction's input: g (reduced over ``axes``) times ``scale``, repeated
     along those axes — one kernel pass over a stride-0 view."""
     kept = tuple(1 if d in axes else n for d, n in enumerate(shape))
-    return ops.multiply(np.reshape(g, kept), np.broadcast_to(np.float32(scale), shape))
+    return B.binary(B.MULTIPLY, "multiply", np.reshape(g, kept),
+                    np.broadcast_to(np.float32(scale), shape))
 
 
-# ---- the differentiable ops (called by fastnn.ops when an input is a Tensor) -------------------
+# ---- the gradient rules: one per op (called by fastnn.ops when an input is a Tensor) ----------
+
+def _mul(a: Any, b: Any) -> np.ndarray:
+    return B.binary(B.MULTIPLY, "multiply", a, b)
+
 
 def _negative(g: np.ndarray) -> np.ndarray:
-    return ops.multiply(g, -1.0)
+    return _mul(g, -1.0)
 
 
 def _select_backward(g: np.ndarray, b_lead: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """maximum / minimum: g goes to b where ``b_lead > 0`` (b strictly wins), else to a, so
     ties go to a, as in TensorFlow."""
-    gb = ops.relu_grad(g, b_lead)
-    return ops.subtract(g, gb), gb
+    gb = B.binary(B.RELU_GRAD, "relu_grad", g, b_lead)
+    return B.binary(B.SUBTRACT, "subtract", g, gb), gb
 
 
 def _divide_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray,
                      out: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    ga = ops.divide(g, b)
-    return ga, _negative(ops.multiply(ga, out))  # d(a/b)/db = -a/b^2 = -(1/b) * out
+    ga = B.binary(B.DIVIDE, "divide", g, b)
+    return ga, _negative(_mul(ga, out))  # d(a/b)/db = -a/b^2 = -(1/b) * out
+
+
+def _sub(a: Any, b: Any) -> np.ndarray:
+    return B.binary(B.SUBTRACT, "subtract", a, b)
 
 
 # code -> (g, a, b, out) -> (gradient of a, gradient of b), before un-broadcasting
-_BINARY_BACKWARD: Dict[int, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+_BINARY_BACKWARD: Dict[Any, Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
                                      Tuple[np.ndarray, np.ndarray]]] = {
-    ops._ADD: lambda g, a, b, out: (g, g),
-    ops._SUBTRACT: lambda g, a, b, out: (g, _negative(g)),
-    ops._MULTIPLY: lambda g, a, b, out: (ops.multiply(g, b), ops.multiply(g, a)),
-    ops._DIVIDE: _divide_backward,
-    ops._MAXIMUM: lambda g, a, b, out: _select_backward(g, ops.subtract(b, a)),
-    ops._MINIMUM: lambda g, a, b, out: _select_backward(g, ops.subtract(a, b)),
+    B.ADD: lambda g, a, b, out: (g, g),
+    B.SUBTRACT: lambda g, a, b, out: (g, _negative(g)),
+    B.MULTIPLY: lambda g, a, b, out: (_mul(g, b), _mul(g, a)),
+    B.DIVIDE: _divide_backward,
+    B.MAXIMUM: lambda g, a, b, out: _select_backward(g, _sub(b, a)),
+    B.MINIMUM: lambda g, a, b, out: _select_backward(g, _sub(a, b)),
 }
 
 # code -> (g, x, y) -> gradient of x, where y is the op's result
-_UNARY_BACKWARD: Dict[int, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    ops._RELU: lambda g, x, y: ops.relu_grad(g, y),  # 0 at x == 0, as in Keras
-    ops._SIGMOID: lambda g, x, y: ops.sigmoid_grad(g, y),
-    ops._TANH: lambda g, x, y: ops.tanh_grad(g, y),
-    ops._EXP: lambda g, x, y: ops.multiply(g, y),
-    ops._LOG: lambda g, x, y: ops.divide(g, x),
+_UNARY_BACKWARD: Dict[Any, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    B.RELU: lambda g, x, y: B.binary(B.RELU_GRAD, "relu_grad", g, y),  # 0 at x == 0, as in Keras
+    B.SIGMOID: lambda g, x, y: B.binary(B.SIGMOID_GRAD, "sigmoid_grad", g, y),
+    B.TANH: lambda g, x, y: B.binary(B.TANH_GRAD, "tanh_grad", g, y),
+    B.EXP: lambda g, x, y: _mul(g, y),
+    B.LOG: lambda g, x, y: B.binary(B.DIVIDE, "divide", g, x),
 }
 
 
-def binary(code: int, name: str, a: Any, b: Any, out: Any) -> Tensor:
+def binary(code: Any, name: str, a: Any, b: Any, out: Any = None) -> Tensor:
+    """``code(a, b)`` with broadcasting, recorded."""
     _no_out(out, name)
     av, bv = _array(a, "a"), _array(b, "b")
-    value = ops._binary_arrays(code, name, av, bv, None)
+    value = B.binary(code, name, av, bv)
     backward = _BINARY_BACKWARD[code]
 
     def grads(g: np.ndarray) -> Grads:
@@ -583,21 +609,32 @@ def binary(code: int, name: str, a: Any, b: Any, out: Any) -> Tensor:
     return _result(value, (a, b), grads)
 
 
-def unary(code: int, x: Any, out: Any) -> Tensor:
+def unary(code: Any, x: Any, out: Any = None) -> Tensor:
+    """``code(x)`` element by element, recorded; a sigmoid's result remembers its logits."""
     _no_out(out, "unary op")
     xv = _array(x, "x")
-    value = ops._unary_arrays(code, xv, None)
+    value = B.unary(code, xv)
     backward = _UNARY_BACKWARD[code]
-    return _result(value, (x,), lambda g: (backward(g, xv, value),))
+    result = _result(value, (x,), lambda g: (backward(g, xv, value),))
+    if code == B.SIGMOID:
+        result._logits = ("sigmoid", x)
+    return result
 
 
-def matmul(a: Any, b: Any, out: Any, trans_a: bool, trans_b: bool, alpha: float,
-           beta: float) -> Tensor:
+def absolute(x: Any) -> Tensor:
+    """``|x|``, recorded; its gradient at 0 is 0, as Keras takes it."""
+    xv = _array(x, "x")
+    return _result(B.absolute(xv), (x,), lambda g: (_mul(g, B.sign(xv)),))
+
+
+def matmul(a: Any, b: Any, out: Any = None, trans_a: bool = False, trans_b: bool = False,
+           alpha: float = 1.0, beta: float = 0.0) -> Tensor:
+    """``alpha * op(a) @ op(b)``, recorded."""
     _no_out(out, "matmul")
     if beta != 0.0:
         raise ValueError("matmul: beta needs out=, which takes numpy arrays only")
     av, bv = _array(a, "a"), _array(b, "b")
-    value = ops.matmul(av, bv, trans_a=trans_a, trans_b=trans_b, alpha=alpha)
+    value = B.matmul(av, bv, trans_a=trans_a, trans_b=trans_b, alpha=alpha)
 
     def grads(g: np.ndarray) -> Grads:
         # C = alpha op(A) op(B): dop(A) = alpha G op(B)^T, dop(B) = alpha op(A)^T G, with the
@@ -606,57 +643,104 @@ def matmul(a: Any, b: Any, out: Any, trans_a: bool, trans_b: bool, alpha: float,
         b2 = bv if bv.ndim == 2 else bv.reshape(-1, 1)
         g2 = g if g.ndim == 2 and av.ndim == 2 else g.reshape(a2.shape[0], b2.shape[1])
         if trans_a:
-            ga = ops.matmul(b2, g2, trans_a=trans_b, trans_b=True, alpha=alpha)
+            ga = B.matmul(b2, g2, trans_a=trans_b, trans_b=True, alpha=alpha)
         else:
-            ga = ops.matmul(g2, b2, trans_b=not trans_b, alpha=alpha)
+            ga = B.matmul(g2, b2, trans_b=not trans_b, alpha=alpha)
         if trans_b:
-            gb = ops.matmul(g2, a2, trans_a=True, trans_b=trans_a, alpha=alpha)
+            gb = B.matmul(g2, a2, trans_a=True, trans_b=trans_a, alpha=alpha)
         else:
-            gb = ops.matmul(a2, g2, trans_a=not trans_a, alpha=alpha)
+            gb = B.matmul(a2, g2, trans_a=not trans_a, alpha=alpha)
         return ga.reshape(av.shape), gb.reshape(bv.shape)
     return _result(value, (a, b), grads)
 
 
-def reduce(name: str, x: Any, axis: Any, keepdims: bool, out: Any) -> Tensor:
-    """sum or mean."""
+def dense(x: Any, kernel: Any, bias: Any, activation: str) -> Tensor:
+    """``activation(x @ kernel + bias)`` by the C++ dense pair: forward with the bias and the
+    activation in the GEMM's epilogue, backward as dense_backward after the activation's
+    derivative."""
+    xv, kv = _array(x, "x"), _array(kernel, "kernel")
+    bv = None if bias is None else _array(bias, "bias")
+    y = B.dense(xv, kv, bv, activation)
+    act_grad = B.ACTIVATION_GRAD.get(activation)
+    # Which gradients some recording tape wants, decided now (as the tapes decide what to
+    # record): a frozen kernel or a batch of data gets no GEMM.
+    tapes = _state.tapes
+    want = [isinstance(v, Tensor) and any(t._watches(v) for t in tapes) for v in (x, kernel, bias)]
+
+    def grads(g: np.ndarray) -> Grads:
+        dz = g if act_grad is None else B.binary(act_grad, "activation gradient", g, y)
+        return B.dense_backward(dz, xv, kv, want[0], want[1], want[2] and bv is not None)
+    return _result(y, (x, kernel, bias), grads)
+
+
+def dropout(x: Any, rate: float, seed: int, counter: int) -> Tensor:
+    """``x * mask`` with the C++ kernel's mask for (seed, counter), recorded."""
+    xv = _array(x, "x")
+    y, mask = B.dropout(xv, rate, seed, counter)
+    return _result(y, (x,), lambda g: (_mul(g, mask),))
+
+
+def concatenate(xs: Sequence[Any], axis: int) -> Tensor:
+    """The inputs joined along ``axis``, recorded: the gradient is split back."""
+    values = [_array(x, f"input {i}") for i, x in enumerate(xs)]
+    value = B.concatenate(values, axis)
+    ax = axis % value.ndim
+    bounds = np.cumsum([v.shape[ax] for v in values])[:-1]
+    return _result(value, tuple(xs), lambda g: tuple(np.split(g, bounds, axis=ax)))
+
+
+def reduce(name: str, x: Any, axis: Any, keepdims: bool, out: Any = None) -> Tensor:
+    """sum or mean, recorded."""
     _no_out(out, name)
     xv = _array(x, "x")
-    axes = ops._normalize_axes(axis, xv.ndim, name)
-    value = getattr(ops, name)(xv, axis=axes, keepdims=keepdims)
+    axes = B.normalize_axes(axis, xv.ndim, name)
+    value = B.sum(xv, axis=axes, keepdims=keepdims) if name == "sum" else \
+        B.mean(xv, axis=axes, keepdims=keepdims)
     count = math.prod(xv.shape[d] for d in axes)
     scale = 1.0 if name == "sum" else 1.0 / max(count, 1)
     return _result(value, (x,), lambda g: (_expand(g, xv.shape, axes, scale),))
 
 
-def softmax(x: Any, axis: int, out: Any) -> Tensor:
+def softmax(x: Any, axis: int = -1, out: Any = None) -> Tensor:
+    """Softmax along ``axis``, recorded; the result remembers its logits."""
     _no_out(out, "softmax")
     xv = _array(x, "x")
-    y = ops.softmax(xv, axis=axis)
+    y = B.softmax(xv, axis=axis)
 
     def grads(g: np.ndarray) -> Grads:
         # dx = y * (g - sum(g * y)) along the axis: the Jacobian diag(y) - y y^T applied to g
-        s = ops.sum(ops.multiply(g, y), axis=axis, keepdims=True)
-        return (ops.multiply(y, ops.subtract(g, s)),)
+        s = B.sum(_mul(g, y), axis=axis, keepdims=True)
+        return (_mul(y, _sub(g, s)),)
     result = _result(y, (x,), grads)
     if xv.ndim == 2 and axis in (-1, 1):
-        result._logits = x
+        result._logits = ("softmax", x)
     return result
 
 
 def softmax_cross_entropy(logits: Any, labels: Any,
                           reduction: str) -> Tuple[Tensor, np.ndarray]:
+    """Softmax cross-entropy whose gradient is the fused kernel's."""
     zv = _array(logits, "logits")
-    loss, grad = ops.softmax_cross_entropy(zv, labels, reduction=reduction)
+    loss, grad = B.softmax_cross_entropy(zv, labels, reduction=reduction)
     # The fused kernel already wrote d(mean)/d(logits) = (softmax - y) / n: the backward only
     # scales it, by g for the mean, by n g_i for row i's own loss.
     if reduction == "mean":
-        return _result(np.float32(loss), (logits,), lambda g: (ops.multiply(grad, g),)), grad
+        return _result(np.float32(loss), (logits,), lambda g: (_mul(grad, g),)), grad
     n = zv.shape[0]
     return _result(loss, (logits,), lambda g: (
-        ops.multiply(grad, ops.multiply(np.reshape(g, (n, 1)), float(n))),)), grad
+        _mul(grad, _mul(np.reshape(g, (n, 1)), float(n))),)), grad
+
+
+def sigmoid_cross_entropy(logits: Any, targets: Any) -> Tensor:
+    """Element-wise binary cross-entropy on logits, recorded: the gradient is
+    ``sigmoid(logits) - targets``."""
+    zv = _array(logits, "logits")
+    loss, grad = B.sigmoid_cross_entropy(zv, targets)
+    return _result(loss, (logits,), lambda g: (_mul(grad, g),))
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
+    """``x`` reshaped, recorded."""
     xv = _array(x, "x")
     value = np.reshape(xv, shape)
     if isinstance(x, Variable):  # a view would follow later assignments to the variable
@@ -665,6 +749,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
 
 
 def transpose(x: Any, axes: Any) -> Tensor:
+    """``x`` with its axes permuted, recorded."""
     xv = _array(x, "x")
     value = np.transpose(xv, axes)
     if isinstance(x, Variable):
@@ -683,7 +768,7 @@ def _power(x: Tensor, exponent: Any) -> Tensor:
                         f"{type(exponent).__name__}")
     p = float(exponent)
     if p != int(p) or abs(p) > 2**31:
-        return ops.exp(ops.multiply(ops.log(x), p))
+        return unary(B.EXP, binary(B.MULTIPLY, "multiply", unary(B.LOG, x), p))
     n = abs(int(p))
     if n == 0:
         return Tensor._wrap(np.ones(x.shape, np.float32))

@@ -1,7 +1,8 @@
 """Callbacks with Keras' names and hooks, the History that ``fit`` returns, and the progress bar.
 
-Hooks: on_train_begin/end(logs), on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs),
-on_batch_end(batch, logs). ``logs`` maps names ('loss', 'accuracy', 'val_loss', ...) to floats.
+Hooks: on_train_begin/end, on_epoch_begin/end, on_train_batch_begin/end (and their older names
+on_batch_begin/end), on_test_begin/end, on_test_batch_begin/end, on_predict_begin/end and
+on_predict_batch_begin/end. ``logs`` maps names ('loss', 'accuracy', 'val_loss', ...) to floats.
 """
 
 from __future__ import annotations
@@ -19,31 +20,42 @@ Logs = Dict[str, float]
 
 
 class Callback:
-    """Base class; ``self.model`` is set by ``fit``. Set ``model.stop_training = True`` to stop."""
+    """Base class, as Keras': ``self.model`` is the model being trained (set it to stop:
+    ``self.model.stop_training = True``), ``self.params`` holds verbose, epochs and steps.
+    Override the hooks you need; each gets the batch or epoch index and the logs so far."""
 
     def __init__(self) -> None:
         self.model: Any = None
+        self.params: Dict[str, Any] = {}
 
     def set_model(self, model: Any) -> None:
-        """Called by ``fit`` before training, with the model being trained.
+        """Called before training, with the model being trained.
 
         Args:
-            model: the ``Sequential`` model; stored as ``self.model``.
+            model: the model; stored as ``self.model``.
         """
         self.model = model
+
+    def set_params(self, params: Dict[str, Any]) -> None:
+        """Called before training with ``{"verbose", "epochs", "steps"}``.
+
+        Args:
+            params: the dict; stored as ``self.params``.
+        """
+        self.params = params
 
     def on_train_begin(self, logs: Optional[Logs] = None) -> None:
         """Called once when ``fit`` starts.
 
         Args:
-            logs: None from ``fit`` (kept for Keras' signature).
+            logs: None (kept for Keras' signature).
         """
 
     def on_train_end(self, logs: Optional[Logs] = None) -> None:
-        """Called once when ``fit`` ends.
+        """Called once when ``fit`` ends, with the last epoch's logs.
 
         Args:
-            logs: None from ``fit`` (kept for Keras' signature).
+            logs: the last epoch's logs (None if no epoch ran).
         """
 
     def on_epoch_begin(self, epoch: int, logs: Optional[Logs] = None) -> None:
@@ -51,7 +63,7 @@ class Callback:
 
         Args:
             epoch: the epoch's index, from 0 (or fit's ``initial_epoch``).
-            logs: None from ``fit`` (kept for Keras' signature).
+            logs: None (kept for Keras' signature).
         """
 
     def on_epoch_end(self, epoch: int, logs: Optional[Logs] = None) -> None:
@@ -63,12 +75,99 @@ class Callback:
             logs: maps each name to its float value; the callback gets its own copy.
         """
 
-    def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
-        """Called after each training batch with the running means of the epoch so far.
+    def on_train_batch_begin(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called before each training batch; by default calls ``on_batch_begin``.
+
+        Args:
+            batch: the batch's index within the epoch, from 0.
+            logs: None (kept for Keras' signature).
+        """
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called after each training batch with the running means of the epoch so far; by
+        default calls ``on_batch_end``.
 
         Args:
             batch: the batch's index within the epoch, from 0.
             logs: maps 'loss' and each metric to its mean over the epoch's batches so far.
+        """
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Keras' older name of ``on_train_batch_begin``.
+
+        Args:
+            batch: the batch's index within the epoch, from 0.
+            logs: None.
+        """
+
+    def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Keras' older name of ``on_train_batch_end``.
+
+        Args:
+            batch: the batch's index within the epoch, from 0.
+            logs: the running means of the epoch so far.
+        """
+
+    def on_test_begin(self, logs: Optional[Logs] = None) -> None:
+        """Called when ``evaluate`` (or fit's validation) starts.
+
+        Args:
+            logs: None.
+        """
+
+    def on_test_end(self, logs: Optional[Logs] = None) -> None:
+        """Called when ``evaluate`` (or fit's validation) ends, with its results.
+
+        Args:
+            logs: the evaluation's loss and metrics.
+        """
+
+    def on_test_batch_begin(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called before each evaluation batch.
+
+        Args:
+            batch: the batch's index, from 0.
+            logs: None.
+        """
+
+    def on_test_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called after each evaluation batch with the running means so far.
+
+        Args:
+            batch: the batch's index, from 0.
+            logs: the running means.
+        """
+
+    def on_predict_begin(self, logs: Optional[Logs] = None) -> None:
+        """Called when ``predict`` starts.
+
+        Args:
+            logs: None.
+        """
+
+    def on_predict_end(self, logs: Optional[Logs] = None) -> None:
+        """Called when ``predict`` ends.
+
+        Args:
+            logs: None.
+        """
+
+    def on_predict_batch_begin(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called before each prediction batch.
+
+        Args:
+            batch: the batch's index, from 0.
+            logs: None.
+        """
+
+    def on_predict_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+        """Called after each prediction batch.
+
+        Args:
+            batch: the batch's index, from 0.
+            logs: None (the outputs are not passed).
         """
 
 
@@ -273,7 +372,7 @@ class ProgressBar(Callback):
             except ImportError:
                 self._tqdm = None
 
-    def on_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Optional[Logs] = None) -> None:
         if self.verbose != 1:
             return
         if self._tqdm is not None:

@@ -6,9 +6,10 @@ one fused kernel on the logits — loss = logsumexp(z) - z_y, gradient (softmax(
 and sigmoid followed by binary cross-entropy uses its stable form on the logits,
 max(z, 0) - z*y + log(1 + exp(-|z|)), gradient (sigmoid(z) - y) / n.
 
-On a GradientTape the same holds for a Tensor that ``ops.softmax`` made: its cross-entropy is
-computed from the logits by the fused kernel (as Keras does with a softmax output), so a
-saturated softmax still gets its gradient, where clipped probabilities would give zero.
+The same holds for a Tensor that ``ops.softmax`` or ``ops.sigmoid`` made (a model's output, on a
+GradientTape or not): its cross-entropy is computed from the logits (as Keras does with a softmax
+or sigmoid output), so a saturated output still gets its gradient, where clipped probabilities
+would give zero.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from . import ops
 from .autograd import Tensor
 
 __all__ = ["categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
-           "mean_squared_error", "mse", "mean_absolute_error", "mae", "get"]
+           "mean_squared_error", "mse", "mean_absolute_error", "mae", "get", "get_function",
+           "valid_names"]
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [eps, 1 - eps]
 
@@ -77,9 +79,12 @@ def _aligned(y_true: Any, y_pred: Any, name: str) -> Tuple[np.ndarray, Any]:
 # Each loss below is written with fastnn.ops, so the same code computes it on arrays and, on a
 # Tensor of predictions, records it for a GradientTape.
 
-def _softmax_logits(y_pred: Any) -> Any:
-    """The logits behind a Tensor that ops.softmax made (rows of a 2-d array), else None."""
-    return y_pred._logits if isinstance(y_pred, Tensor) else None
+def _logits(y_pred: Any, activation: str) -> Any:
+    """The logits behind a Tensor that ops.softmax (rows of a 2-d array) or ops.sigmoid made
+    (``activation``), else None."""
+    if isinstance(y_pred, Tensor) and y_pred._logits is not None and y_pred._logits[0] == activation:
+        return y_pred._logits[1]
+    return None
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
@@ -100,7 +105,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
     """
     y_true, y_pred = _f32(y_true), _prediction(y_pred)
     _check_same_shape(y_true, y_pred, "categorical_crossentropy")
-    logits = _softmax_logits(y_pred)
+    logits = _logits(y_pred, "softmax")
     if logits is not None:
         return ops.softmax_cross_entropy(logits, y_true, reduction="none")[0]
     p = _clip(ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True)))
@@ -129,7 +134,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> Any:
         raise ValueError(f"sparse_categorical_crossentropy expects y_pred of shape (n, k); "
                          f"received {y_pred.shape}")
     labels = sparse_labels(y_true, *y_pred.shape)
-    logits = _softmax_logits(y_pred)
+    logits = _logits(y_pred, "softmax")
     if logits is not None:
         return ops.softmax_cross_entropy(logits, labels, reduction="none")[0]
     one_hot = np.zeros(y_pred.shape, np.float32)
@@ -143,7 +148,8 @@ def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
     Args:
         y_true: targets in [0, 1] (usually 0 or 1), of y_pred's shape; shape (n,) goes with
             y_pred of shape (n, 1).
-        y_pred: predicted probabilities, an array or a Tensor.
+        y_pred: predicted probabilities, an array or a Tensor (a Tensor from ``ops.sigmoid`` is
+            scored from its logits).
 
     Returns:
         float32 losses of shape ``y_pred.shape[:-1]``; a Tensor when ``y_pred`` is one.
@@ -152,6 +158,9 @@ def binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
         ValueError: shapes that differ (other than (n,) against (n, 1)).
     """
     y_true, y_pred = _aligned(y_true, y_pred, "binary_crossentropy")
+    logits = _logits(y_pred, "sigmoid")
+    if logits is not None:
+        return ops.mean(ops.sigmoid_cross_entropy(logits, y_true), axis=-1)
     p = _clip(y_pred)
     terms = ops.add(ops.multiply(y_true, ops.log(p)),
                     ops.multiply(ops.subtract(1.0, y_true), ops.log(ops.subtract(1.0, p))))
@@ -177,8 +186,8 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
-    """mean(|y_pred - y_true|) over the last axis. (On a tape, |d| is max(-d, d): at d == 0 its
-    gradient is -1, one of the subgradients; Keras takes 0.)
+    """mean(|y_pred - y_true|) over the last axis (on a tape, the gradient of |d| at d == 0 is 0,
+    as Keras takes it).
 
     Args:
         y_true: targets of y_pred's shape; shape (n,) goes with y_pred of shape (n, 1).
@@ -192,7 +201,7 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
     """
     y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_error")
     d = ops.subtract(y_pred, y_true)
-    return ops.mean(ops.maximum(ops.multiply(d, -1.0), d), axis=-1)
+    return ops.mean(ops.abs(d), axis=-1)
 
 
 mse = mean_squared_error
@@ -209,52 +218,48 @@ _BY_NAME: Dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def get(identifier: Union[str, Callable[..., Any]]) -> str:
-    """The canonical name of a loss given by name or function.
+def get(identifier: Union[str, Callable[..., Any]]) -> Union[str, Callable[..., Any]]:
+    """The canonical name of a built-in loss given by name or function; any other callable
+    ``f(y_true, y_pred)`` (one value per sample, written with fastnn.ops) is returned as it is.
 
     Args:
         identifier: a name ('categorical_crossentropy', 'sparse_categorical_crossentropy',
             'binary_crossentropy', 'mean_squared_error' or 'mse', 'mean_absolute_error' or
-            'mae') or one of this module's functions.
+            'mae'), one of this module's functions, or your own function.
 
     Returns:
-        The function's name, e.g. 'mean_squared_error' for 'mse'.
+        The function's name, e.g. 'mean_squared_error' for 'mse', or the custom callable.
 
     Raises:
-        ValueError: an unknown loss; the message lists the valid names.
+        ValueError: an unknown name, or something that is not callable; the message lists the
+            valid names.
     """
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier].__name__
     for fn in _BY_NAME.values():
         if identifier is fn:
             return fn.__name__
-    raise ValueError(f"Unknown loss: {identifier!r}. Valid losses: {', '.join(sorted(_BY_NAME))}")
+    if callable(identifier) and not isinstance(identifier, str):
+        return identifier
+    raise ValueError(f"Unknown loss: {identifier!r}. Valid losses: {valid_names()}")
 
 
-def mean_and_gradient(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Tuple[float, np.ndarray]:
-    """The batch-mean loss and its gradient with respect to y_pred (the unfused path)."""
-    n = max(1, y_pred.shape[0])
-    if name in ("mean_squared_error", "mean_absolute_error", "binary_crossentropy"):
-        if y_true.shape != y_pred.shape and y_true.shape == y_pred.shape[:-1]:
-            y_true = y_true[..., None]
-        d = max(1, y_pred.shape[-1] if y_pred.ndim > 1 else 1)
-    per_sample = _BY_NAME[name](y_true, y_pred)
-    loss = float(np.mean(per_sample, dtype=np.float64)) if per_sample.size else float("nan")
-    if name == "mean_squared_error":
-        grad = ops.multiply(ops.subtract(y_pred, y_true), 2.0 / (n * d))
-    elif name == "mean_absolute_error":
-        grad = np.sign(ops.subtract(y_pred, y_true)).astype(np.float32) * np.float32(1.0 / (n * d))
-    elif name == "binary_crossentropy":
-        p = np.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        grad = ((p - y_true) / (p * (1.0 - p)) / (n * d)).astype(np.float32)
-    elif name == "categorical_crossentropy":
-        # L = -sum(y * log(p / sum(p))): the renormalisation adds sum(y) / sum(p).
-        t = _f32(y_true)
-        p = np.clip(y_pred, EPSILON, None)
-        grad = ((-t / p + t.sum(-1, keepdims=True) / y_pred.sum(-1, keepdims=True)) / n).astype(np.float32)
-    else:  # sparse categorical cross-entropy on probabilities
-        labels = sparse_labels(y_true, *y_pred.shape)
-        rows = np.arange(len(labels))
-        grad = np.broadcast_to(1.0 / y_pred.sum(-1, keepdims=True) / n, y_pred.shape).astype(np.float32)
-        grad[rows, labels] -= 1.0 / np.clip(y_pred[rows, labels], EPSILON, None) / n
-    return loss, grad
+def get_function(identifier: Union[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """The loss function for what ``get`` accepts.
+
+    Args:
+        identifier: a built-in loss's name, or a function.
+
+    Returns:
+        The function ``f(y_true, y_pred)``.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    resolved = get(identifier)
+    return _BY_NAME[resolved] if isinstance(resolved, str) else resolved
+
+
+def valid_names() -> str:
+    """The built-in losses' names, comma-separated (for messages)."""
+    return ", ".join(sorted(_BY_NAME))

@@ -7,7 +7,8 @@ strided views are read through their strides where the kernel can. Results are f
 ``ValueError`` or ``TypeError`` that names the problem.
 
 Given a ``fastnn.Variable`` or ``Tensor``, an op returns a ``Tensor``, which an open
-``GradientTape`` records (autograd.py); plain arrays take the same path as without autograd.
+``GradientTape`` records (autograd.py); plain arrays go straight to the backend (_backend.py),
+which validates them and calls the kernels.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import TYPE_CHECKING, Any, Final, Optional, Tuple, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _C
+from . import _backend as _B
+from . import autograd as _autograd
+from ._backend import adagrad_update, adam_update, rmsprop_update, sgd_update
+from .autograd import Tensor as _Tensor
 
 if TYPE_CHECKING:
     from .autograd import Tensor
@@ -30,54 +34,7 @@ ArrayOrTensor = Union[np.ndarray, "Tensor"]
 
 __all__: list[str] = []
 
-_REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floats
-_F32 = np.dtype(np.float32)  # native float32; numpy reuses this instance for every such array
-
-
-def _as_float32(x: Any, name: str) -> np.ndarray:
-    """``x`` as a float32 ndarray, copying only when the dtype (or a byte-odd stride) needs it."""
-    # Fast path first: ops are called per batch, so a few hundred nanoseconds count.
-    if type(x) is np.ndarray and x.dtype is _F32 and x.flags.aligned:
-        return x
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if arr.dtype.kind not in _REAL_KINDS:
-        raise TypeError(
-            f"{name} must be an array of real numbers (bool, int or float); "
-            f"received dtype {arr.dtype}"
-        )
-    if arr.dtype != np.float32:
-        arr = arr.astype(np.float32)
-    elif not arr.flags.aligned:
-        # A byte-odd stride or data pointer (e.g. floats in a packed buffer): the kernels load
-        # whole floats, which is undefined behaviour there, so they read an aligned copy.
-        arr = np.array(arr, order="C")
-    return arr
-
-
-def _check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> np.ndarray:
-    """Validate a caller's ``out`` array: float32, C-contiguous, writeable, aligned, exactly
-    ``shape``."""
-    if type(out) is np.ndarray and out.dtype is _F32 and out.shape == shape:
-        flags = out.flags
-        if flags.c_contiguous and flags.writeable and flags.aligned:
-            return out
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array; received {type(out).__name__}")
-    if out.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32; received dtype {out.dtype}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {out.shape}; the result has shape {tuple(shape)}")
-    if not out.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
-    if not out.flags.writeable:
-        raise ValueError(f"{name} is read-only")
-    if not out.flags.aligned:  # the kernels store whole floats: undefined behaviour otherwise
-        raise ValueError(f"{name} must be aligned to 4 bytes (its data starts mid-float)")
-    return out
-
-
-def _overlaps(out: np.ndarray, *inputs: np.ndarray) -> bool:
-    return any(np.may_share_memory(out, x) for x in inputs)
+_as_float32 = _B.as_float32
 
 
 # ---- matmul ---------------------------------------------------------------------------------
@@ -128,52 +85,7 @@ def matmul(
     """
     if isinstance(a, _Tensor) or isinstance(b, _Tensor):
         return _autograd.matmul(a, b, out, trans_a, trans_b, alpha, beta)
-    a = _as_float32(a, "a")
-    b = _as_float32(b, "b")
-    if beta != 0.0 and out is None:
-        raise ValueError("matmul: beta != 0 needs out= (the C that beta scales)")
-    if a.ndim == 2 and b.ndim == 2:  # the common case, kept short: it runs once per layer call
-        m, d = (a.shape[1], a.shape[0]) if trans_a else a.shape
-        k_b, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
-        a2, b2, result_shape = a, b, (m, n)
-    else:
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul needs arrays of at least 1 dimension; received shapes "
-                             f"{a.shape} and {b.shape}")
-        if b.ndim > 2:
-            raise ValueError(f"matmul: b must be 1-d or 2-d; received shape {b.shape}")
-        if trans_a or trans_b:
-            raise ValueError(f"matmul: trans_a/trans_b need 2-d operands; received shapes "
-                             f"{a.shape} and {b.shape}")
-        d = a.shape[-1]
-        # Rows counted, not inferred: reshape(-1, 0) cannot infer them when d == 0.
-        a2 = a.reshape(math.prod(a.shape[:-1]), d)
-        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        k_b, n = b2.shape
-        m = a2.shape[0]
-        result_shape = a.shape[:-1] + b.shape[1:]
-    if d != k_b:
-        raise ValueError(
-            f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
-            f"op(a) has {d} columns but op(b) has {k_b} rows"
-            + (" (trans_a=True)" if trans_a else "") + (" (trans_b=True)" if trans_b else "")
-        )
-
-    if out is None:
-        c = np.empty((m, n), dtype=np.float32)
-        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, 0.0)
-        return c if c.shape == result_shape else c.reshape(result_shape)
-
-    _check_out(out, result_shape)
-    c = out if out.shape == (m, n) else out.reshape(m, n)
-    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
-        # The kernel reads a and b while writing out: compute into a copy first.
-        tmp = c.copy() if beta != 0.0 else np.empty_like(c)
-        _C.sgemm(a2, b2, tmp, trans_a, trans_b, alpha, beta)
-        c[...] = tmp
-    else:
-        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, beta)
-    return out
+    return _B.matmul(a, b, out, trans_a, trans_b, alpha, beta)
 
 
 # ---- element-wise ---------------------------------------------------------------------------
@@ -181,90 +93,16 @@ def matmul(
 __all__ += ["add", "subtract", "multiply", "divide", "maximum", "minimum", "relu", "sigmoid",
             "tanh", "exp", "log", "relu_grad", "sigmoid_grad", "tanh_grad"]
 
-# Codes of fastnn::BinaryOp / fastnn::UnaryOp (kernels/elementwise.h).
-_ADD: Final = 0
-_SUBTRACT: Final = 1
-_MULTIPLY: Final = 2
-_DIVIDE: Final = 3
-_MAXIMUM: Final = 4
-_MINIMUM: Final = 5
-_RELU_GRAD: Final = 6
-_SIGMOID_GRAD: Final = 7
-_TANH_GRAD: Final = 8
-_RELU: Final = 0
-_SIGMOID: Final = 1
-_TANH: Final = 2
-_EXP: Final = 3
-_LOG: Final = 4
-
-
-def _binary(code: int, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
+def _binary(code: Any, name: str, a: Any, b: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
     if isinstance(a, _Tensor) or isinstance(b, _Tensor):
         return _autograd.binary(code, name, a, b, out)
-    return _binary_arrays(code, name, a, b, out)
+    return _B.binary(code, name, a, b, out)
 
 
-def _binary_arrays(code: int, name: str, a: Any, b: Any,
-                   out: Optional[np.ndarray]) -> np.ndarray:
-    a = _as_float32(a, "a")
-    b = _as_float32(b, "b")
-    if a.shape == b.shape:
-        shape = a.shape
-    else:
-        try:
-            shape = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(f"{name}: operands could not be broadcast together with shapes "
-                             f"{a.shape} and {b.shape}") from None
-    if out is None:
-        result = np.empty(shape, np.float32)
-        _C.binary(code, a, b, result)
-        return result
-    _check_out(out, shape)
-    # Writing into an input is safe element by element only when out *is* that input's memory
-    # with the same layout. Each input is checked on its own: out=a with b = a[::-1] (or a row
-    # of a broadcast over it) must not read elements already overwritten. Any other overlap goes
-    # through a temporary.
-    if _in_place_safe(out, a) and _in_place_safe(out, b):
-        _C.binary(code, a, b, out)
-    else:
-        tmp = np.empty(shape, np.float32)
-        _C.binary(code, a, b, tmp)
-        out[...] = tmp
-    return out
-
-
-def _in_place_safe(out: np.ndarray, x: np.ndarray) -> bool:
-    """Whether the kernel may read ``x`` while writing ``out`` element by element."""
-    return x is out or not np.may_share_memory(out, x) or (
-        x.shape == out.shape and _same_memory(out, x))
-
-
-def _same_memory(out: np.ndarray, x: np.ndarray) -> bool:
-    return (x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-            and x.strides == out.strides)
-
-
-def _unary(code: int, x: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
+def _unary(code: Any, x: Any, out: Optional[np.ndarray]) -> ArrayOrTensor:
     if isinstance(x, _Tensor):
         return _autograd.unary(code, x, out)
-    return _unary_arrays(code, x, out)
-
-
-def _unary_arrays(code: int, x: Any, out: Optional[np.ndarray]) -> np.ndarray:
-    x = _as_float32(x, "x")
-    if out is None:
-        result = np.empty(x.shape, np.float32)
-        _C.unary(code, x, result)
-        return result
-    _check_out(out, x.shape)
-    if out is not x and _overlaps(out, x) and not _same_memory(out, x):
-        tmp = np.empty(x.shape, np.float32)
-        _C.unary(code, x, tmp)
-        out[...] = tmp
-    else:
-        _C.unary(code, x, out)
-    return out
+    return _B.unary(code, x, out)
 
 
 @overload
@@ -290,7 +128,7 @@ def add(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -> Ar
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_ADD, "add", a, b, out)
+    return _binary(_B.ADD, "add", a, b, out)
 
 
 @overload
@@ -316,7 +154,7 @@ def subtract(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) 
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_SUBTRACT, "subtract", a, b, out)
+    return _binary(_B.SUBTRACT, "subtract", a, b, out)
 
 
 @overload
@@ -342,7 +180,7 @@ def multiply(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) 
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_MULTIPLY, "multiply", a, b, out)
+    return _binary(_B.MULTIPLY, "multiply", a, b, out)
 
 
 @overload
@@ -368,7 +206,7 @@ def divide(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) ->
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_DIVIDE, "divide", a, b, out)
+    return _binary(_B.DIVIDE, "divide", a, b, out)
 
 
 @overload
@@ -394,7 +232,7 @@ def maximum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_MAXIMUM, "maximum", a, b, out)
+    return _binary(_B.MAXIMUM, "maximum", a, b, out)
 
 
 @overload
@@ -420,7 +258,7 @@ def minimum(a: TensorLike, b: TensorLike, *, out: Optional[np.ndarray] = None) -
             with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary(_MINIMUM, "minimum", a, b, out)
+    return _binary(_B.MINIMUM, "minimum", a, b, out)
 
 
 @overload
@@ -442,7 +280,7 @@ def relu(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
         ValueError: a bad ``out``, or ``out`` with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _unary(_RELU, x, out)
+    return _unary(_B.RELU, x, out)
 
 
 @overload
@@ -464,7 +302,7 @@ def sigmoid(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor
         ValueError: a bad ``out``, or ``out`` with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _unary(_SIGMOID, x, out)
+    return _unary(_B.SIGMOID, x, out)
 
 
 @overload
@@ -486,7 +324,7 @@ def tanh(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
         ValueError: a bad ``out``, or ``out`` with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _unary(_TANH, x, out)
+    return _unary(_B.TANH, x, out)
 
 
 @overload
@@ -508,7 +346,7 @@ def exp(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
         ValueError: a bad ``out``, or ``out`` with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _unary(_EXP, x, out)
+    return _unary(_B.EXP, x, out)
 
 
 @overload
@@ -530,7 +368,7 @@ def log(x: TensorLike, *, out: Optional[np.ndarray] = None) -> ArrayOrTensor:
         ValueError: a bad ``out``, or ``out`` with a Tensor input.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _unary(_LOG, x, out)
+    return _unary(_B.LOG, x, out)
 
 
 # The backward helpers work on arrays (a Tensor is read as its value, never recorded).
@@ -552,7 +390,7 @@ def relu_grad(grad: Any, x: Any, *, out: Optional[np.ndarray] = None) -> np.ndar
         ValueError: shapes that do not broadcast, or a bad ``out``.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary_arrays(_RELU_GRAD, "relu_grad", grad, x, out)
+    return _B.binary(_B.RELU_GRAD, "relu_grad", grad, x, out)
 
 
 def sigmoid_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -571,7 +409,7 @@ def sigmoid_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.n
         ValueError: shapes that do not broadcast, or a bad ``out``.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary_arrays(_SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
+    return _B.binary(_B.SIGMOID_GRAD, "sigmoid_grad", grad, y, out)
 
 
 def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -590,52 +428,12 @@ def tanh_grad(grad: Any, y: Any, *, out: Optional[np.ndarray] = None) -> np.ndar
         ValueError: shapes that do not broadcast, or a bad ``out``.
         TypeError: non-numeric input, or an ``out`` that is not a float32 numpy array.
     """
-    return _binary_arrays(_TANH_GRAD, "tanh_grad", grad, y, out)
+    return _B.binary(_B.TANH_GRAD, "tanh_grad", grad, y, out)
 
 
 # ---- reductions -----------------------------------------------------------------------------
 
 __all__ += ["sum", "mean", "argmax"]
-
-
-def _normalize_axes(axis: Any, ndim: int, name: str) -> Tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
-    out = []
-    for ax in axes:
-        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
-            raise TypeError(f"{name}: axis must be an int or a tuple of ints; received {axis!r}")
-        if not -ndim <= ax < ndim:
-            raise ValueError(f"{name}: axis {ax} is out of bounds for an array of dimension {ndim}")
-        out.append(int(ax) % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
-
-
-def _as_reduction_view(x: np.ndarray,
-                       axes: Tuple[int, ...]) -> Tuple[np.ndarray, int, int, int]:
-    """(contiguous array, outer, reduced, inner) with the reduced axes in the middle."""
-    if axes and axes != tuple(range(axes[0], axes[-1] + 1)):
-        # Non-adjacent axes: bring them together at the end (one copy).
-        x = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
-        axes = tuple(range(x.ndim - len(axes), x.ndim))
-    x = np.ascontiguousarray(x)
-    shape = x.shape
-    first = axes[0] if axes else x.ndim
-    # math.prod, not np.prod: this runs per call, and np.prod on a tuple costs microseconds.
-    outer = math.prod(shape[:first])
-    reduced = math.prod(shape[d] for d in axes)
-    inner = math.prod(shape[first + len(axes):])
-    return x, outer, reduced, inner
-
-
-def _reduced_shape(shape: Tuple[int, ...], axes: Tuple[int, ...],
-                   keepdims: bool) -> Tuple[int, ...]:
-    if keepdims:
-        return tuple(1 if d in axes else n for d, n in enumerate(shape))
-    return tuple(n for d, n in enumerate(shape) if d not in axes)
 
 
 @overload
@@ -670,18 +468,7 @@ def sum(x: TensorLike, axis: Any = None, keepdims: bool = False, *,  # noqa: A00
     """
     if isinstance(x, _Tensor):
         return _autograd.reduce("sum", x, axis, keepdims, out)
-    x = _as_float32(x, "x")
-    axes = _normalize_axes(axis, x.ndim, "sum")
-    shape = _reduced_shape(x.shape, axes, keepdims)
-    xc, outer, reduced, inner = _as_reduction_view(x, axes)
-    if out is None:
-        result = np.empty(shape, np.float32)
-    else:
-        result = _check_out(out, shape)
-    _C.sum(xc, result, outer, reduced, inner)
-    if out is None and result.ndim == 0:
-        return result[()]
-    return result
+    return _B.sum(x, axis, keepdims, out)
 
 
 @overload
@@ -712,18 +499,7 @@ def mean(x: TensorLike, axis: Any = None, keepdims: bool = False, *,
     """
     if isinstance(x, _Tensor):
         return _autograd.reduce("mean", x, axis, keepdims, out)
-    x = _as_float32(x, "x")
-    axes = _normalize_axes(axis, x.ndim, "mean")
-    count = math.prod(x.shape[d] for d in axes)
-    total = sum(x, axis=axes, keepdims=keepdims, out=out)
-    if count == 0:
-        if isinstance(total, np.ndarray):
-            total[...] = np.nan
-            return total
-        return np.float32(np.nan)
-    if isinstance(total, np.ndarray):
-        return multiply(total, np.float32(1.0 / count), out=total) if count != 1 else total
-    return np.float32(np.float64(total) / count)
+    return _B.mean(x, axis, keepdims, out)
 
 
 def argmax(x: Any, axis: Optional[int] = None) -> Any:
@@ -743,26 +519,12 @@ def argmax(x: Any, axis: Optional[int] = None) -> Any:
         ValueError: an empty array or an empty axis, or an axis out of bounds.
         TypeError: non-numeric input, or an axis that is not an int.
     """
-    x = _as_float32(x, "x")
-    if axis is None:
-        xc, outer, reduced, inner = np.ascontiguousarray(x).reshape(-1), 1, x.size, 1
-        shape: Tuple[int, ...] = ()
-    else:
-        axes = _normalize_axes(axis, x.ndim, "argmax")
-        if len(axes) != 1:
-            raise TypeError("argmax: axis must be an int or None")
-        xc, outer, reduced, inner = _as_reduction_view(x, axes)
-        shape = _reduced_shape(x.shape, axes, False)
-    if reduced == 0:
-        raise ValueError("attempt to get argmax of an empty sequence")
-    result = np.empty(shape, np.int64)
-    _C.argmax(xc, result, outer, reduced, inner)
-    return result[()] if result.ndim == 0 else result
+    return _B.argmax(x.numpy() if isinstance(x, _Tensor) else x, axis)
 
 
 # ---- softmax and cross-entropy --------------------------------------------------------------
 
-__all__ += ["softmax", "softmax_cross_entropy"]
+__all__ += ["softmax", "softmax_cross_entropy", "sigmoid_cross_entropy"]
 
 
 @overload
@@ -790,27 +552,7 @@ def softmax(x: TensorLike, axis: int = -1, *, out: Optional[np.ndarray] = None) 
     """
     if isinstance(x, _Tensor):
         return _autograd.softmax(x, axis, out)
-    x = _as_float32(x, "x")
-    if x.ndim == 0:
-        raise ValueError("softmax needs an array of at least 1 dimension")
-    ax = _normalize_axes(axis, x.ndim, "softmax")[0]
-    if out is not None:
-        _check_out(out, x.shape)
-    moved = x if ax == x.ndim - 1 else np.moveaxis(x, ax, -1)
-    xc = np.ascontiguousarray(moved)
-    k = xc.shape[-1]
-    n = xc.size // k if k else 0
-    if ax == x.ndim - 1 and out is not None and (out is x or not _overlaps(out, xc) or _same_memory(out, xc)):
-        _C.softmax(xc, out, n, k)
-        return out
-    result = np.empty(xc.shape, np.float32)
-    _C.softmax(xc, result, n, k)
-    if ax != x.ndim - 1:
-        result = np.moveaxis(result, -1, ax)
-    if out is None:
-        return np.ascontiguousarray(result)
-    out[...] = result
-    return out
+    return _B.softmax(x, axis, out)
 
 
 @overload
@@ -848,39 +590,151 @@ def softmax_cross_entropy(logits: TensorLike, labels: ArrayLike, *,
                          f"received {reduction!r}")
     if isinstance(logits, _Tensor):
         return _autograd.softmax_cross_entropy(logits, labels, reduction)
-    z = np.ascontiguousarray(_as_float32(logits, "logits"))
-    if z.ndim != 2 or z.shape[1] < 1:
-        raise ValueError(f"softmax_cross_entropy: logits must be 2-d (n, k) with k >= 1; "
-                         f"received shape {z.shape}")
-    n, k = z.shape
-    y = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"softmax_cross_entropy: labels must be numeric; received dtype {y.dtype}")
-    grad = np.empty((n, k), np.float32)
-    rows = np.empty(n, np.float64) if reduction == "none" else None
-    if y.shape == (n,):
-        if y.dtype.kind == "f":
-            if not np.all(y == np.round(y)):
-                raise ValueError("softmax_cross_entropy: float labels of shape (n,) must be "
-                                 "integral class indices")
-        idx = np.require(y, np.int64, ["C", "A"])  # contiguous and aligned, copied if need be
-        if n:
-            bad = (idx < 0) | (idx >= k)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"softmax_cross_entropy: label {int(idx[i])} at index {i} is out "
-                                 f"of range [0, {k})")
-        loss = _C.softmax_xent(z, idx, None, grad, rows)
-    elif y.shape == (n, k):
-        t = np.ascontiguousarray(_as_float32(y, "labels"))
-        loss = _C.softmax_xent(z, None, t, grad, rows)
-    else:
-        raise ValueError(f"softmax_cross_entropy: labels must have shape ({n},) (class indices) "
-                         f"or ({n}, {k}) (probabilities) for logits of shape {z.shape}; "
-                         f"received {y.shape}")
-    if rows is not None:
-        return rows.astype(np.float32), grad
-    return float(loss), grad
+    return _B.softmax_cross_entropy(logits, labels, reduction)
+
+
+@overload
+def sigmoid_cross_entropy(logits: Tensor, targets: ArrayLike) -> Tensor: ...
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike) -> np.ndarray: ...
+def sigmoid_cross_entropy(logits: TensorLike, targets: ArrayLike) -> ArrayOrTensor:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``targets``, element by element, in
+    its stable form ``max(z, 0) - z * y + log(1 + exp(-|z|))`` (no overflow for any z). On a
+    tape its gradient is ``sigmoid(z) - y``.
+
+    Args:
+        logits: scores z of any shape, an array or a Tensor.
+        targets: y in [0, 1], of the same shape.
+
+    Returns:
+        The float32 losses, of the logits' shape; a Tensor for a Tensor.
+
+    Raises:
+        ValueError: shapes that differ.
+        TypeError: non-numeric input.
+    """
+    if isinstance(logits, _Tensor):
+        return _autograd.sigmoid_cross_entropy(logits, _B.as_float32(targets, "targets"))
+    return _B.sigmoid_cross_entropy(logits, targets)[0]
+
+
+# ---- the layers' ops --------------------------------------------------------------------------
+
+__all__ += ["dense", "dropout", "concatenate", "abs"]
+
+
+@overload
+def dense(x: Tensor, kernel: TensorLike, bias: Optional[TensorLike] = None,
+          activation: Optional[str] = None) -> Tensor: ...
+@overload
+def dense(x: TensorLike, kernel: Tensor, bias: Optional[TensorLike] = None,
+          activation: Optional[str] = None) -> Tensor: ...
+@overload
+def dense(x: ArrayLike, kernel: ArrayLike, bias: Optional[ArrayLike] = None,
+          activation: Optional[str] = None) -> np.ndarray: ...
+def dense(x: TensorLike, kernel: TensorLike, bias: Optional[TensorLike] = None,
+          activation: Optional[str] = None) -> ArrayOrTensor:
+    """``activation(x @ kernel + bias)`` in one C++ call: the bias and the activation run in the
+    GEMM's epilogue. This is what ``layers.Dense`` computes, and the kernel pair (forward and
+    backward) that a compiled model runs.
+
+    Args:
+        x: inputs of shape (..., d): every axis but the last is a batch axis.
+        kernel: the (d, units) weights.
+        bias: the (units,) bias, or None (default) for none.
+        activation: 'linear' (or None, the default), 'relu', 'sigmoid' or 'tanh'.
+
+    Returns:
+        float32 of shape (..., units); a Tensor when an input is a Tensor or Variable, whose
+        gradient a tape takes with the C++ backward (the activation's derivative from the
+        output, then the weight, bias and input gradients as GEMMs).
+
+    Raises:
+        ValueError: a kernel that is not 2-d or does not match x's last axis, a bias of the
+            wrong shape, or another activation.
+        TypeError: non-numeric input.
+    """
+    act = "linear" if activation is None else activation
+    if act not in _B.DENSE_ACTIVATIONS:
+        raise ValueError(f"dense: activation must be one of {', '.join(_B.DENSE_ACTIVATIONS)} "
+                         f"(apply softmax after); received {activation!r}")
+    if isinstance(x, _Tensor) or isinstance(kernel, _Tensor) or isinstance(bias, _Tensor):
+        return _autograd.dense(x, kernel, bias, act)
+    return _B.dense(x, kernel, bias, act)
+
+
+def dropout(x: TensorLike, rate: float, seed: int, counter: int = 0) -> ArrayOrTensor:
+    """Inverted dropout: each element is zeroed with probability ``rate`` and the others are
+    scaled by ``1 / (1 - rate)``. The mask is a function of ``(seed, counter)`` and the element's
+    position only, computed by the C++ kernel that a compiled model runs too: the same on every
+    thread count. ``layers.Dropout`` keeps a seed and counts its calls.
+
+    Args:
+        x: array of real numbers (or a Tensor), any shape.
+        rate: the fraction to drop, in [0, 1).
+        seed: a non-negative integer below 2**64.
+        counter: which call of the seed's sequence this is. Defaults to 0.
+
+    Returns:
+        float32 of x's shape; a Tensor for a Tensor (its gradient is the same mask).
+
+    Raises:
+        ValueError: a rate outside [0, 1), or a seed or counter outside [0, 2**64).
+        TypeError: non-numeric input.
+    """
+    rate = float(rate)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1). Received: rate={rate}")
+    for name, value in (("seed", seed), ("counter", counter)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+            raise ValueError(f"dropout: {name} must be an integer in [0, 2**64). "
+                             f"Received: {name}={value!r}")
+    if isinstance(x, _Tensor):
+        return _autograd.dropout(x, rate, int(seed), int(counter))
+    return _B.dropout(x, rate, int(seed), int(counter))[0]
+
+
+def concatenate(xs: Any, axis: int = -1) -> ArrayOrTensor:
+    """The arrays joined along ``axis``, like ``np.concatenate`` (differentiable: the gradient
+    is split back).
+
+    Args:
+        xs: a list or tuple of arrays (or Tensors) whose shapes agree but along ``axis``.
+        axis: the axis to join along. Defaults to -1, the last.
+
+    Returns:
+        float32; a Tensor when one of the inputs is a Tensor.
+
+    Raises:
+        ValueError: no inputs, or shapes that do not fit.
+        TypeError: non-numeric input, or ``xs`` not a list or tuple.
+    """
+    if not isinstance(xs, (list, tuple)):
+        raise TypeError(f"concatenate takes a list or tuple of arrays; received {type(xs).__name__}")
+    if any(isinstance(x, _Tensor) for x in xs):
+        return _autograd.concatenate(xs, axis)
+    return _B.concatenate(xs, axis)
+
+
+@overload
+def abs(x: Tensor) -> Tensor: ...  # noqa: A001 - numpy's and Keras' name
+@overload
+def abs(x: ArrayLike) -> np.ndarray: ...  # noqa: A001
+def abs(x: TensorLike) -> ArrayOrTensor:  # noqa: A001
+    """``|x|`` element by element. On a tape its gradient is ``sign(x)``: 0 at 0, as Keras.
+
+    Args:
+        x: array of real numbers, or a Tensor / Variable.
+
+    Returns:
+        float32 of x's shape; a Tensor for a Tensor.
+
+    Raises:
+        TypeError: non-numeric input.
+    """
+    if isinstance(x, _Tensor):
+        return _autograd.absolute(x)
+    return _B.absolute(x)
 
 
 # ---- shape ---------------------------------------------------------------------------------
@@ -940,274 +794,5 @@ def transpose(x: TensorLike, axes: Any = None) -> ArrayOrTensor:
 
 # ---- optimizer updates ----------------------------------------------------------------------
 
+# Array-only: validated and run where they are written, in the backend.
 __all__ += ["adagrad_update", "adam_update", "rmsprop_update", "sgd_update"]
-
-# These updates follow Keras 3's optimizers (keras/src/optimizers/*.py) operation by operation, in
-# float32. Each is one fused pass of the C++ kernel over flat buffers: param and every state slot
-# must already be float32 and C-contiguous (they are written in place, so no converted copy can
-# stand in for them); grad is converted like any op input. The checks below run at every step,
-# so they stay cheap; memory overlap is checked exactly in the binding (pointer ranges): buffers
-# the update writes must be distinct (ValueError), and a grad aliasing one of them is copied.
-
-_REAL_SCALARS = (int, float, np.integer, np.floating)
-_FLOAT32 = np.dtype(np.float32)
-
-
-def _hyper(value: Any, name: str, *, high: Optional[float] = None,
-           high_open: bool = False) -> float:
-    """A finite real hyper-parameter >= 0 (and <= high, or < high when ``high_open``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, _REAL_SCALARS):
-        raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
-    v = float(value)
-    if high is None:
-        # v - v is 0 for finite v and nan for inf; nan fails every comparison.
-        ok, wanted = v >= 0.0 and v - v == 0.0, "a finite float >= 0"
-    elif high_open:
-        ok, wanted = 0.0 <= v < high, f"a float in [0, {high:g})"
-    else:
-        ok, wanted = 0.0 <= v <= high, f"a float in [0, {high:g}]"
-    if not ok:
-        raise ValueError(f"`{name}` must be {wanted}. Received: {name}={value!r}")
-    return v
-
-
-def _check_buffer(arr: Any, name: str, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
-    """An array updated in place: float32, C-contiguous, writeable, aligned; a slot has param's
-    shape."""
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{name} must be a numpy float32 array (it is updated in place); "
-                        f"received {type(arr).__name__}")
-    if arr.dtype != _FLOAT32:
-        raise TypeError(f"{name} must have dtype float32 (it is updated in place); "
-                        f"received dtype {arr.dtype}")
-    if shape is not None and arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape} but param has shape {shape}; "
-                         f"optimizer state must have the shape of its parameter")
-    flags = arr.flags
-    if not flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
-    if not flags.writeable:
-        raise ValueError(f"{name} is read-only")
-    if not flags.aligned:  # updated in place by whole-float loads and stores
-        raise ValueError(f"{name} must be aligned to 4 bytes (its data starts mid-float)")
-    return arr
-
-
-def _update_buffers(param: Any, grad: Any, **slots: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validate param and the state slots (None = unused); return (param, float32 grad).
-
-    grad becomes a C-contiguous float32 array of param's shape.
-    """
-    param = _check_buffer(param, "param")
-    for name, slot in slots.items():
-        if slot is not None:
-            _check_buffer(slot, name, param.shape)
-    g = _as_float32(grad, "grad")
-    if g.shape != param.shape:
-        raise ValueError(f"grad has shape {g.shape} but param has shape {param.shape}")
-    return param, np.ascontiguousarray(g)
-
-
-def sgd_update(
-    param: np.ndarray,
-    grad: Any,
-    velocity: Optional[np.ndarray] = None,
-    *,
-    learning_rate: float = 0.01,
-    momentum: float = 0.0,
-    nesterov: bool = False,
-) -> None:
-    """One in-place step of gradient descent with optional (Nesterov) momentum, as Keras' SGD.
-
-    With ``momentum == 0``::
-
-        param = param - learning_rate * grad
-
-    otherwise::
-
-        velocity = momentum * velocity - learning_rate * grad
-        param = param + velocity                                      # nesterov=False
-        param = param + momentum * velocity - learning_rate * grad    # nesterov=True
-
-    Args:
-        param: float32 C-contiguous writeable array, updated in place.
-        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
-        velocity: float32 array of ``param``'s shape (start it at zeros), updated in place;
-            required when ``momentum != 0``, left untouched otherwise.
-        learning_rate: float >= 0. Defaults to 0.01.
-        momentum: float in [0, 1]; 0 is plain gradient descent. Defaults to 0.0.
-        nesterov: whether to apply Nesterov momentum. Defaults to False.
-
-    Returns:
-        None; ``param`` (and ``velocity``) are updated in place.
-
-    Raises:
-        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
-        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
-            an out-of-range hyper-parameter, or momentum != 0 without ``velocity``.
-    """
-    learning_rate = _hyper(learning_rate, "learning_rate")
-    momentum = _hyper(momentum, "momentum", high=1.0)
-    if momentum != 0.0 and velocity is None:
-        raise ValueError(f"sgd_update needs a velocity array when momentum != 0. "
-                         f"Received: momentum={momentum!r}, velocity=None")
-    param, g = _update_buffers(param, grad, velocity=velocity)
-    if param.size:
-        _C.sgd_update(param, g, velocity, learning_rate, momentum, bool(nesterov))
-
-
-def rmsprop_update(
-    param: np.ndarray,
-    grad: Any,
-    velocity: np.ndarray,
-    momentum_buffer: Optional[np.ndarray] = None,
-    *,
-    learning_rate: float = 0.001,
-    rho: float = 0.9,
-    momentum: float = 0.0,
-    epsilon: float = 1e-7,
-) -> None:
-    """One in-place RMSprop step (Hinton, 2012), as Keras' RMSprop (not centered).
-
-    Epsilon sits inside the square root, as in Keras::
-
-        velocity = rho * velocity + (1 - rho) * grad**2
-        increment = learning_rate * grad / sqrt(velocity + epsilon)
-        momentum_buffer = momentum * momentum_buffer + increment       # momentum > 0
-        param = param - momentum_buffer                                # momentum > 0
-        param = param - increment                                      # momentum == 0
-
-    Args:
-        param: float32 C-contiguous writeable array, updated in place.
-        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
-        velocity: float32 array of ``param``'s shape (start it at zeros), updated in place.
-        momentum_buffer: float32 array of ``param``'s shape (start it at zeros), updated in
-            place; required when ``momentum > 0``, left untouched otherwise.
-        learning_rate: float >= 0. Defaults to 0.001.
-        rho: discounting factor for the old squared gradients, in [0, 1). Defaults to 0.9.
-        momentum: float in [0, 1]. Defaults to 0.0.
-        epsilon: small float >= 0 added to ``velocity`` under the square root. Defaults to 1e-7.
-
-    Returns:
-        None; ``param`` and the state arrays are updated in place.
-
-    Raises:
-        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
-        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
-            an out-of-range hyper-parameter, or momentum > 0 without ``momentum_buffer``.
-    """
-    learning_rate = _hyper(learning_rate, "learning_rate")
-    rho = _hyper(rho, "rho", high=1.0, high_open=True)
-    momentum = _hyper(momentum, "momentum", high=1.0)
-    epsilon = _hyper(epsilon, "epsilon")
-    if momentum > 0.0 and momentum_buffer is None:
-        raise ValueError(f"rmsprop_update needs a momentum_buffer array when momentum > 0. "
-                         f"Received: momentum={momentum!r}, momentum_buffer=None")
-    if velocity is None:
-        raise ValueError("rmsprop_update needs a velocity array (start it at zeros)")
-    param, g = _update_buffers(param, grad, velocity=velocity, momentum_buffer=momentum_buffer)
-    if param.size:
-        _C.rmsprop_update(param, g, velocity, momentum_buffer, learning_rate, rho, momentum,
-                          epsilon)
-
-
-def adagrad_update(
-    param: np.ndarray,
-    grad: Any,
-    accumulator: np.ndarray,
-    *,
-    learning_rate: float = 0.001,
-    epsilon: float = 1e-7,
-) -> None:
-    """One in-place Adagrad step (Duchi et al., 2011), as Keras' Adagrad::
-
-        accumulator = accumulator + grad**2
-        param = param - learning_rate * grad / sqrt(accumulator + epsilon)
-
-    Keras starts the accumulator at ``initial_accumulator_value=0.1``; do the same, e.g.
-    ``accumulator = np.full_like(param, 0.1)``, before the first step.
-
-    Args:
-        param: float32 C-contiguous writeable array, updated in place.
-        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
-        accumulator: float32 array of ``param``'s shape, updated in place.
-        learning_rate: float >= 0. Defaults to 0.001.
-        epsilon: small float >= 0 added under the square root. Defaults to 1e-7.
-
-    Returns:
-        None; ``param`` and ``accumulator`` are updated in place.
-
-    Raises:
-        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
-        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
-            or an out-of-range hyper-parameter.
-    """
-    learning_rate = _hyper(learning_rate, "learning_rate")
-    epsilon = _hyper(epsilon, "epsilon")
-    if accumulator is None:
-        raise ValueError("adagrad_update needs an accumulator array (start it at 0.1)")
-    param, g = _update_buffers(param, grad, accumulator=accumulator)
-    if param.size:
-        _C.adagrad_update(param, g, accumulator, learning_rate, epsilon)
-
-
-def adam_update(
-    param: np.ndarray,
-    grad: Any,
-    m: np.ndarray,
-    v: np.ndarray,
-    *,
-    step: int,
-    learning_rate: float = 0.001,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-7,
-) -> None:
-    """One in-place Adam step (Kingma & Ba, 2014), as Keras' Adam (without amsgrad).
-
-    The bias correction is folded into the step size, computed in float64 for the 1-based
-    ``step`` t and rounded once to float32::
-
-        alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        m = m + (grad - m) * (1 - beta_1)
-        v = v + (grad**2 - v) * (1 - beta_2)
-        param = param - alpha * m / (sqrt(v) + epsilon)
-
-    Args:
-        param: float32 C-contiguous writeable array, updated in place.
-        grad: gradient of the loss with respect to ``param``, same shape, any real dtype/layout.
-        m: first-moment float32 array of ``param``'s shape (start at zeros), updated in place.
-        v: second-moment float32 array of ``param``'s shape (start at zeros), updated in place.
-        step: the 1-based number of this update (Keras' ``iterations + 1``), an int >= 1.
-        learning_rate: float >= 0. Defaults to 0.001.
-        beta_1: decay rate of the first moment, in [0, 1). Defaults to 0.9.
-        beta_2: decay rate of the second moment, in [0, 1). Defaults to 0.999.
-        epsilon: small float >= 0 added to ``sqrt(v)`` ("epsilon hat"). Defaults to 1e-7.
-
-    Returns:
-        None; ``param``, ``m`` and ``v`` are updated in place.
-
-    Raises:
-        TypeError: an array that is not float32 numpy, a non-numeric grad or hyper-parameter.
-        ValueError: mismatched shapes, non-contiguous or read-only arrays, arrays sharing memory,
-            an out-of-range hyper-parameter, or a step that is not an integer >= 1.
-    """
-    if (isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer))
-            or not 1 <= step < 2**63):
-        raise ValueError(f"`step` must be an integer >= 1 (the 1-based update count). "
-                         f"Received: step={step!r}")
-    learning_rate = _hyper(learning_rate, "learning_rate")
-    beta_1 = _hyper(beta_1, "beta_1", high=1.0, high_open=True)
-    beta_2 = _hyper(beta_2, "beta_2", high=1.0, high_open=True)
-    epsilon = _hyper(epsilon, "epsilon")
-    if m is None or v is None:
-        raise ValueError("adam_update needs both moment arrays m and v (start them at zeros)")
-    param, g = _update_buffers(param, grad, m=m, v=v)
-    if param.size:
-        _C.adam_update(param, g, m, v, int(step), learning_rate, beta_1, beta_2, epsilon)
-
-
-# Tensors and Variables (autograd.py) are built on the ops above, which hand them over to it when
-# one is an input; imported last, once every op exists.
-from . import autograd as _autograd  # noqa: E402
-from .autograd import Tensor as _Tensor  # noqa: E402

@@ -1,14 +1,17 @@
-"""Optimizers with Keras' names, defaults and update rules. Each updates the model's parameters
-in one fused C++ pass over flat buffers (parameters, gradients and every slot are contiguous
-float32 arrays), so a step costs one kernel call whatever the number of layers."""
+"""Optimizers with Keras' names, defaults and update rules. Each keeps its state in flat float32
+slots, one entry per scalar of the variables it was built for, so a compiled model updates every
+weight in one fused C++ pass; ``apply_gradients`` updates Variables one by one with the same
+kernels, as in Keras' custom training loops."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+import warnings
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import ops
+from . import _C, ops
+from .autograd import Variable
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "get"]
 
@@ -20,9 +23,25 @@ def _check_rate(name: str, value: float) -> float:
     return value
 
 
+def _learning_rate(learning_rate: Optional[float], default: float, kwargs: Dict[str, Any],
+                   cls: str) -> float:
+    """The learning rate, accepting older listings' ``lr=`` (with a DeprecationWarning)."""
+    if "lr" in kwargs:
+        lr = kwargs.pop("lr")
+        warnings.warn(f"{cls}: the argument `lr` is deprecated; use `learning_rate` instead "
+                      f"({cls}(learning_rate={lr!r}))", DeprecationWarning, stacklevel=3)
+        if learning_rate is None:
+            learning_rate = lr
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError(f"{cls}: argument(s) not recognized: {kwargs}")
+    return default if learning_rate is None else learning_rate
+
+
 class Optimizer:
-    """Base class: ``build(n)`` allocates the slots for n parameters, ``apply(params, grads)``
-    performs one update in place, ``get_config()`` returns the settings.
+    """Base class: ``build(variables)`` makes the slots, ``apply(grads, variables)`` (or
+    ``apply_gradients(zip(grads, variables))``) performs one update in place and counts it in
+    ``iterations``, ``get_config()`` returns the settings.
 
     Args:
         learning_rate: the step size, a float >= 0.
@@ -31,64 +50,127 @@ class Optimizer:
         ValueError: a negative (or NaN) learning rate.
     """
 
+    # The compiled program runs the built-in optimizers' updates itself, from their kind, their
+    # slots and their hyper-parameters (as the ops.*_update function of the same name takes them).
+    _kind: Any = None
+    _slot_names: Tuple[str, ...] = ()
+
     def __init__(self, learning_rate: float):
         self.learning_rate = _check_rate("learning_rate", learning_rate)
         self.iterations = 0
-        self._size: Optional[int] = None
+        self._variables: List[Variable] = []
+        self._offsets: Dict[int, int] = {}
+        self._hyper = np.zeros(4, np.float64)
 
-    def build(self, n: int) -> None:
-        """Allocates the optimizer's state for n parameters (idempotent for the same n).
+    _size: Optional[int] = None
 
-        A different n starts afresh: new zeroed slots and ``iterations`` back to 0.
+    @property
+    def built(self) -> bool:
+        """Whether ``build`` has made the slots."""
+        return self._size is not None
+
+    def build(self, variables: Sequence[Variable]) -> None:
+        """Makes zeroed slots for ``variables`` (idempotent for the same list, in order). A
+        different list starts afresh: new slots and ``iterations`` back to 0.
 
         Args:
-            n: the number of scalar parameters, the size of the model's flat buffer.
+            variables: the Variables this optimizer will update (a model's trainable weights).
+
+        Raises:
+            TypeError: an item that is not a fastnn Variable.
         """
-        if self._size != n:
-            self._size = n
-            self.iterations = 0
-            self._build_slots(n)
+        variables = list(variables)
+        if len(variables) == len(self._variables) and all(
+                a is b for a, b in zip(variables, self._variables)):
+            return
+        offset = 0
+        offsets: Dict[int, int] = {}
+        for v in variables:
+            if not isinstance(v, Variable):
+                raise TypeError(f"optimizers update fastnn Variables; received {type(v).__name__}")
+            offsets[id(v)] = offset
+            offset += v.size
+        self._variables, self._offsets, self._size = variables, offsets, offset
+        self.iterations = 0
+        self._build_slots(offset)
 
     def _build_slots(self, n: int) -> None:
         pass
 
-    def apply(self, params: np.ndarray, grads: np.ndarray) -> None:
-        """One update of the flat parameter buffer from the flat gradient buffer.
+    def apply(self, grads: Sequence[Optional[Any]],
+              trainable_variables: Optional[Sequence[Variable]] = None) -> None:
+        """One update: each variable moves by its gradient (None: left alone).
 
-        Builds the slots for ``params.size`` if needed and counts the step in ``iterations``.
+        Builds the slots on the first call; counts the step in ``iterations``.
 
         Args:
-            params: the flat float32 C-contiguous parameter buffer, updated in place.
-            grads: the flat gradient buffer, of the same size.
+            grads: one gradient per variable (arrays of the variable's shape, or None).
+            trainable_variables: the variables, in the order of ``grads``. Defaults to those
+                the optimizer was built for.
 
         Raises:
-            NotImplementedError: on the base class.
-            ValueError: buffers of different sizes, or a params buffer that is not
-                contiguous or is read-only (from the ``ops.*_update`` kernels).
-            TypeError: a params buffer that is not a float32 numpy array.
+            ValueError: a variable the optimizer was not built for, or a gradient of the wrong
+                shape.
         """
-        self.build(params.size)
+        variables = self._variables if trainable_variables is None else list(trainable_variables)
+        if self._size is None:
+            self.build(variables)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(f"apply: {len(grads)} gradients for {len(variables)} variables")
+        for v in variables:
+            if id(v) not in self._offsets:
+                raise ValueError(f"apply: the optimizer was built for other variables (it has "
+                                 f"slots for {len(self._variables)}); a new variable "
+                                 f"{getattr(v, 'name', None)!r} of shape {v.shape} needs a new "
+                                 f"optimizer")
         self.iterations += 1
-        self._update(params, grads)
+        for g, v in zip(grads, variables):
+            if g is not None:
+                off = self._offsets[id(v)]
+                slots = [None if s is None else s[off:off + v.size].reshape(v.shape)
+                         for s in self._slots()]
+                self._update(v._value, g, *slots)
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+    def apply_gradients(self, grads_and_vars: Iterable[Tuple[Optional[Any], Variable]]) -> None:
+        """``apply`` from (gradient, variable) pairs, as ``zip(grads, model.trainable_weights)``.
+
+        Args:
+            grads_and_vars: the pairs.
+        """
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _slots(self) -> List[Optional[np.ndarray]]:
+        return [getattr(self, name, None) for name in self._slot_names]
+
+    def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
         raise NotImplementedError
 
-    # The fused training step (fastnn._C.Mlp) runs the built-in optimizers' updates itself, from:
-    # (kind code, slot 0, slot 1, hyper-parameters, 1-based step, nesterov), each kind's
-    # hyper-parameters as the ops.*_update function of the same name takes them.
-    def _kernel_args(self) -> Tuple[int, Optional[np.ndarray], Optional[np.ndarray], List[float], int, bool]:
+    def _hyper_values(self) -> np.ndarray:
+        """The hyper-parameters as the compiled program reads them (one array, refreshed)."""
         raise NotImplementedError
 
-    def _begin_fused_step(self, n: int) -> Tuple[int, Optional[np.ndarray], Optional[np.ndarray], List[float], int, bool]:
-        """Counts one step for n parameters and returns the fused step's update arguments."""
-        self.build(n)
-        self.iterations += 1
-        return self._kernel_args()
+    def _program_spec(self) -> Tuple[Any, Optional[np.ndarray], Optional[np.ndarray], bool]:
+        """(kind, slot 0, slot 1, nesterov) for the compiled program."""
+        slots = self._slots() + [None, None]
+        return self._kind, slots[0], slots[1], bool(getattr(self, "nesterov", False))
 
     def get_config(self) -> Dict[str, Any]:
         """The constructor's arguments, so that ``type(opt)(**opt.get_config())`` is a twin."""
         return {"learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> Optimizer:
+        """A new optimizer from ``get_config``'s dict.
+
+        Args:
+            config: the dict.
+
+        Returns:
+            The optimizer, with fresh state.
+        """
+        return cls(**config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -109,8 +191,12 @@ class SGD(Optimizer):
         ValueError: a negative learning rate or a momentum outside [0, 1].
     """
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(learning_rate)
+    _kind = _C.OptimizerKind.sgd
+    _slot_names = ("velocity",)
+
+    def __init__(self, learning_rate: Optional[float] = None, momentum: float = 0.0,
+                 nesterov: bool = False, **kwargs: Any):
+        super().__init__(_learning_rate(learning_rate, 0.01, kwargs, "SGD"))
         self.momentum = float(momentum)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1]. Received: momentum={momentum}")
@@ -119,12 +205,12 @@ class SGD(Optimizer):
     def _build_slots(self, n: int) -> None:
         self.velocity = np.zeros(n, np.float32) if self.momentum else None
 
-    def _kernel_args(self):  # type: ignore[no-untyped-def]
-        return (0, self.velocity, None, [self.learning_rate, self.momentum], self.iterations,
-                self.nesterov)
+    def _hyper_values(self) -> np.ndarray:
+        self._hyper[:2] = (self.learning_rate, self.momentum)
+        return self._hyper[:2]
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        ops.sgd_update(params, grads, self.velocity, learning_rate=self.learning_rate,
+    def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        ops.sgd_update(param, grad, slots[0], learning_rate=self.learning_rate,
                        momentum=self.momentum, nesterov=self.nesterov)
 
     def get_config(self) -> Dict[str, Any]:
@@ -145,9 +231,12 @@ class RMSprop(Optimizer):
         ValueError: a negative learning rate, rho outside [0, 1), momentum outside [0, 1].
     """
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7):
-        super().__init__(learning_rate)
+    _kind = _C.OptimizerKind.rmsprop
+    _slot_names = ("velocity", "momentum_buffer")
+
+    def __init__(self, learning_rate: Optional[float] = None, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(_learning_rate(learning_rate, 0.001, kwargs, "RMSprop"))
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         if not 0.0 <= self.rho < 1.0:
             raise ValueError(f"rho must be in [0, 1). Received: rho={rho}")
@@ -158,14 +247,13 @@ class RMSprop(Optimizer):
         self.velocity = np.zeros(n, np.float32)
         self.momentum_buffer = np.zeros(n, np.float32) if self.momentum else None
 
-    def _kernel_args(self):  # type: ignore[no-untyped-def]
-        return (1, self.velocity, self.momentum_buffer,
-                [self.learning_rate, self.rho, self.momentum, self.epsilon], self.iterations, False)
+    def _hyper_values(self) -> np.ndarray:
+        self._hyper[:] = (self.learning_rate, self.rho, self.momentum, self.epsilon)
+        return self._hyper
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        ops.rmsprop_update(params, grads, self.velocity, self.momentum_buffer,
-                           learning_rate=self.learning_rate, rho=self.rho,
-                           momentum=self.momentum, epsilon=self.epsilon)
+    def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        ops.rmsprop_update(param, grad, slots[0], slots[1], learning_rate=self.learning_rate,
+                           rho=self.rho, momentum=self.momentum, epsilon=self.epsilon)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -185,9 +273,12 @@ class Adagrad(Optimizer):
         ValueError: a negative learning rate or initial accumulator value.
     """
 
-    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
-                 epsilon: float = 1e-7):
-        super().__init__(learning_rate)
+    _kind = _C.OptimizerKind.adagrad
+    _slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate: Optional[float] = None,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(_learning_rate(learning_rate, 0.001, kwargs, "Adagrad"))
         self.initial_accumulator_value = float(initial_accumulator_value)
         if self.initial_accumulator_value < 0:
             raise ValueError("initial_accumulator_value must be >= 0. Received: "
@@ -197,11 +288,12 @@ class Adagrad(Optimizer):
     def _build_slots(self, n: int) -> None:
         self.accumulator = np.full(n, self.initial_accumulator_value, np.float32)
 
-    def _kernel_args(self):  # type: ignore[no-untyped-def]
-        return (2, self.accumulator, None, [self.learning_rate, self.epsilon], self.iterations, False)
+    def _hyper_values(self) -> np.ndarray:
+        self._hyper[:2] = (self.learning_rate, self.epsilon)
+        return self._hyper[:2]
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        ops.adagrad_update(params, grads, self.accumulator, learning_rate=self.learning_rate,
+    def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        ops.adagrad_update(param, grad, slots[0], learning_rate=self.learning_rate,
                            epsilon=self.epsilon)
 
     def get_config(self) -> Dict[str, Any]:
@@ -224,9 +316,12 @@ class Adam(Optimizer):
         ValueError: a negative learning rate or a beta outside [0, 1).
     """
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7):
-        super().__init__(learning_rate)
+    _kind = _C.OptimizerKind.adam
+    _slot_names = ("m", "v")
+
+    def __init__(self, learning_rate: Optional[float] = None, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, **kwargs: Any):
+        super().__init__(_learning_rate(learning_rate, 0.001, kwargs, "Adam"))
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         for name, value in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
             if not 0.0 <= value < 1.0:
@@ -236,12 +331,12 @@ class Adam(Optimizer):
         self.m = np.zeros(n, np.float32)
         self.v = np.zeros(n, np.float32)
 
-    def _kernel_args(self):  # type: ignore[no-untyped-def]
-        return (3, self.m, self.v, [self.learning_rate, self.beta_1, self.beta_2, self.epsilon],
-                self.iterations, False)
+    def _hyper_values(self) -> np.ndarray:
+        self._hyper[:] = (self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        return self._hyper
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        ops.adam_update(params, grads, self.m, self.v, step=self.iterations,
+    def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        ops.adam_update(param, grad, slots[0], slots[1], step=self.iterations,
                         learning_rate=self.learning_rate, beta_1=self.beta_1,
                         beta_2=self.beta_2, epsilon=self.epsilon)
 

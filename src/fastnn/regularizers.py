@@ -1,4 +1,5 @@
-"""Weight penalties added to the loss: l1 * sum(|w|) + l2 * sum(w^2), as in Keras."""
+"""Weight penalties added to the loss: l1 * sum(|w|) + l2 * sum(w^2), as in Keras. A compiled
+model computes them (and their gradients) in its C++ step; op by op they are fastnn ops."""
 
 from __future__ import annotations
 
@@ -12,31 +13,18 @@ __all__ = ["Regularizer", "L1L2", "l1", "l2", "l1_l2", "get"]
 
 
 class Regularizer:
-    """Base class: ``penalty(w)`` is added to the loss, ``add_gradient(w, grad)`` adds its
-    gradient into ``grad`` in place. A subclass takes its own factors, as ``L1L2(l1, l2)``
-    does."""
+    """Base class, as Keras': calling it on a weight gives the penalty added to the loss. A
+    subclass takes its own factors, as ``L1L2(l1, l2)`` does, and writes ``__call__`` with
+    fastnn.ops, so that a GradientTape differentiates the penalty."""
 
-    def penalty(self, w: np.ndarray) -> float:
-        """The term this regularizer adds to the loss for the weights ``w``.
+    def __call__(self, x: Any) -> Any:
+        """The penalty for the weights ``x``.
 
         Args:
-            w: the weights, a float32 array (a layer's kernel).
+            x: the weights, an array or a Variable.
 
         Returns:
-            The penalty, a float.
-
-        Raises:
-            NotImplementedError: on the base class.
-        """
-        raise NotImplementedError
-
-    def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
-        """Adds the penalty's gradient with respect to ``w`` into ``grad``, in place.
-
-        Args:
-            w: the weights, a float32 array.
-            grad: float32 C-contiguous array of ``w``'s shape: the loss's gradient with
-                respect to ``w``, updated in place.
+            The penalty: a float32 scalar, or a scalar Tensor for a Variable.
 
         Raises:
             NotImplementedError: on the base class.
@@ -49,7 +37,7 @@ class Regularizer:
 
 
 class L1L2(Regularizer):
-    """l1 * sum(|w|) + l2 * sum(w^2); gradient l1 * sign(w) + 2 * l2 * w.
+    """l1 * sum(|w|) + l2 * sum(w^2); its gradient is l1 * sign(w) + 2 * l2 * w.
 
     Args:
         l1: the L1 factor, >= 0. Defaults to 0.0.
@@ -64,19 +52,13 @@ class L1L2(Regularizer):
             raise ValueError(f"Regularization factors must be >= 0. Received: l1={l1}, l2={l2}")
         self.l1, self.l2 = float(l1), float(l2)
 
-    def penalty(self, w: np.ndarray) -> float:
-        total = 0.0
+    def __call__(self, x: Any) -> Any:
+        total: Any = np.float32(0.0)
         if self.l1:
-            total += self.l1 * float(np.abs(w).sum(dtype=np.float64))
+            total = ops.multiply(ops.sum(ops.abs(x)), self.l1)
         if self.l2:
-            total += self.l2 * float(np.square(w, dtype=np.float64).sum())
+            total = ops.add(total, ops.multiply(ops.sum(ops.multiply(x, x)), self.l2))
         return total
-
-    def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
-        if self.l2:
-            ops.add(grad, ops.multiply(w, 2.0 * self.l2), out=grad)
-        if self.l1:
-            ops.add(grad, np.sign(w, dtype=np.float32) * np.float32(self.l1), out=grad)
 
     def get_config(self) -> Dict[str, Any]:
         return {"l1": self.l1, "l2": self.l2}

@@ -47,7 +47,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--train-size", type=int, default=None, help="use only this many training images")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     p.add_argument("--unfused", action="store_true",
-                   help="also train fastnn layer by layer (Sequential.fused_step = False)")
+                   help="also train fastnn op by op (compile(run_eagerly=True))")
+    p.add_argument("--functional", action="store_true",
+                   help="also train the same network built with the functional API (models.Model)")
     p.add_argument("--predict", action="store_true",
                    help="also time inference on the test set against numpy")
     p.add_argument("--plot", default=None, metavar="FILE", help="bar chart of epoch times (matplotlib)")
@@ -105,20 +107,27 @@ class Contender:
 
 
 class FastnnContender(Contender):
-    def __init__(self, data: Data, sizes: Sequence[int], batch: int, seed: int, fused: bool):
+    def __init__(self, data: Data, sizes: Sequence[int], batch: int, seed: int, fused: bool,
+                 functional: bool = False):
         from fastnn import layers, models, utils
 
-        self.name = "fastnn" if fused else "fastnn unfused"
+        self.name = "fastnn" + (" functional" if functional else "") + ("" if fused else " op by op")
         utils.set_random_seed(seed)
-        model = models.Sequential([layers.Input((sizes[0],))])
-        for width in sizes[1:-1]:
-            model.add(layers.Dense(width, activation="relu"))
-        model.add(layers.Dense(sizes[-1], activation="softmax"))
-        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fused_step = fused
+        if functional:
+            x = inputs = layers.Input((sizes[0],))
+            for width in sizes[1:-1]:
+                x = layers.Dense(width, activation="relu")(x)
+            model = models.Model(inputs, layers.Dense(sizes[-1], activation="softmax")(x))
+        else:
+            model = models.Sequential([layers.Input((sizes[0],))])
+            for width in sizes[1:-1]:
+                model.add(layers.Dense(width, activation="relu"))
+            model.add(layers.Dense(sizes[-1], activation="softmax"))
+        model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], run_eagerly=not fused)
         self.model, self.x, self.y, self.batch, self.done = model, data[0], data[1], batch, 0
         # fit shuffles with fastnn's global generator: each model keeps its own, so that the
-        # fused and unfused runs see the same batches.
+        # models see the same batches.
         self.rng = utils.get_rng()
 
     def epoch(self) -> None:
@@ -278,6 +287,8 @@ def main(args: argparse.Namespace) -> None:
           f"({args.threads} x one core's measured FMA throughput)")
 
     contenders: List[Contender] = [FastnnContender(data, sizes, args.batch_size, args.seed, True)]
+    if args.functional:
+        contenders.append(FastnnContender(data, sizes, args.batch_size, args.seed, True, True))
     if args.unfused:
         contenders.append(FastnnContender(data, sizes, args.batch_size, args.seed, False))
     contenders.append(NumpyContender(data, sizes, args.batch_size, args.seed))

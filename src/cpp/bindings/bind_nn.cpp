@@ -1,0 +1,445 @@
+// Bindings of the layers' C++ pairs (dense, dropout) and of the compiled program.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "../kernels/optim.h"
+#include "../nn/dense.h"
+#include "../nn/dropout.h"
+#include "../nn/program.h"
+#include "common.h"
+
+namespace fastnn_bindings {
+
+using namespace fastnn;
+
+namespace {
+
+UnaryOp dense_act(Activation act) {
+    switch (act) {
+        case Activation::linear: return UnaryOp::count;
+        case Activation::relu: return UnaryOp::relu;
+        case Activation::sigmoid: return UnaryOp::sigmoid;
+        case Activation::tanh: return UnaryOp::tanh;
+        default: throw py::value_error("a dense layer's fused activation is linear, relu, sigmoid or tanh");
+    }
+}
+
+// A float32 2-d array whose rows are contiguous and `width` wide (any row stride >= width).
+Strided2D rows_of(const py::array& a, const char* name, int64_t width) {
+    Strided2D s = strided_2d(a, name);
+    if (s.cols != width || (s.cs != 1 && s.cols > 1) || s.rs < width)
+        throw py::value_error(std::string(name) + " must have " + std::to_string(width) +
+                              " contiguous columns, got shape " + shape_str(a));
+    return s;
+}
+
+float* c_float(const py::object& obj, std::initializer_list<int64_t> shape, const char* name) {
+    if (obj.is_none()) return nullptr;
+    if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array or None");
+    py::array a = py::reinterpret_borrow<py::array>(obj);
+    return output_ptr(a, shape, name);
+}
+
+// y = act(x w + b) for x (B, D), w (D, U), b (U,) or None, y (B, U).
+void dense_forward_binding(const py::array& x, const py::array& w, const py::object& b, py::array& y,
+                           Activation act) {
+    const Strided2D W = strided_2d(w, "kernel");
+    if (W.rs != W.cols || W.cs != 1) throw py::value_error("kernel must be C-contiguous");
+    const Strided2D X = rows_of(x, "x", W.rows);
+    const float* bias = nullptr;
+    if (!b.is_none()) bias = contiguous_data<float>(b.cast<py::array>(), W.cols, "bias", false);
+    float* out = output_ptr(y, {X.rows, W.cols}, "y");
+    const UnaryOp a = dense_act(act);
+    py::gil_scoped_release release;
+    dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a);
+}
+
+// dx (B, D), dw (D, U), db (U,), each optional, from dz (B, U), x (B, D) and w (D, U).
+void dense_backward_binding(const py::array& dz, const py::array& x, const py::array& w,
+                            const py::object& dx, const py::object& dw, const py::object& db) {
+    const Strided2D W = strided_2d(w, "kernel");
+    if (W.rs != W.cols || W.cs != 1) throw py::value_error("kernel must be C-contiguous");
+    const Strided2D X = rows_of(x, "x", W.rows);
+    const float* g = contiguous_data<float>(dz, X.rows * W.cols, "dz", false);
+    if (dz.ndim() != 2 || dz.shape(0) != X.rows) throw py::value_error("dz must be (B, U)");
+    DenseGrads grads;
+    grads.dx = c_float(dx, {X.rows, W.rows}, "dx");
+    grads.lddx = W.rows;
+    grads.dw = c_float(dw, {W.rows, W.cols}, "dw");
+    grads.db = c_float(db, {W.cols}, "db");
+    py::gil_scoped_release release;
+    dense_backward(grads, g, X.data, X.rs, W.data, X.rows, W.rows, W.cols);
+}
+
+// y = x * mask over a C-contiguous x (row-major index: the same mask as the program's for the
+// same leading axis), mask written alongside.
+void dropout_forward_binding(const py::array& x, py::array& y, py::array& mask, double rate,
+                             uint64_t seed, uint64_t counter) {
+    if (!(rate >= 0.0 && rate < 1.0)) throw py::value_error("rate must be in [0, 1)");
+    const int64_t n = x.size();
+    const float* xp = contiguous_data<float>(x, n, "x", false);
+    float* yp = contiguous_data<float>(y, n, "y", true);
+    float* mp = contiguous_data<float>(mask, n, "mask", true);
+    const int64_t B = x.ndim() >= 2 ? x.shape(0) : 1;
+    const int64_t D = B > 0 ? n / B : 0;
+    py::gil_scoped_release release;
+    dropout_forward(yp, mp, xp, D, B, D, static_cast<float>(rate), seed, counter);
+}
+
+void dropout_backward_binding(const py::array& dy, const py::array& mask, py::array& dx) {
+    const int64_t n = dy.size();
+    const float* g = contiguous_data<float>(dy, n, "dy", false);
+    const float* m = contiguous_data<float>(mask, n, "mask", false);
+    float* out = contiguous_data<float>(dx, n, "dx", true);
+    py::gil_scoped_release release;
+    dropout_backward(out, g, m, n, false);
+}
+
+using StepSpec = std::tuple<StepKind, std::vector<int>, int, int, Activation, int64_t, int64_t,
+                            bool, double, py::object>;
+using OutputSpec = std::tuple<int, Activation, LossKind, double, MetricKind>;
+using RegularizerSpec = std::tuple<int64_t, int64_t, double, double>;
+using OptimizerSpec = std::tuple<OptimizerKind, py::object, py::object, bool>;
+using TargetSpec = std::tuple<py::object, py::object, py::object>;
+
+class ProgramBinding;
+
+// One dataset's arrays, checked against the program that made it (and kept alive).
+struct DataBinding {
+    const ProgramBinding* owner = nullptr;
+    ProgramData data;
+    std::vector<py::object> keep;
+};
+
+// The program over a model's flat parameter and gradient buffers (kept alive here). One call at
+// a time: its scratch is shared.
+class ProgramBinding {
+public:
+    ProgramBinding(py::array params, py::array grads, const std::vector<int64_t>& widths,
+                   const std::vector<StepSpec>& steps, const std::vector<OutputSpec>& outputs,
+                   const std::vector<RegularizerSpec>& regularizers, const py::object& optimizer)
+        : params_(std::move(params)), grads_(std::move(grads)) {
+        float* p = flat(params_, "params");
+        float* g = flat(grads_, "grads");
+        std::vector<ProgramStep> st;
+        for (const auto& [kind, in, out, input, act, w, b, trainable, rate, state] : steps) {
+            ProgramStep s;
+            s.kind = kind;
+            s.in = in;
+            s.out = out;
+            s.input = input;
+            s.act = act;
+            s.w = w;
+            s.b = b;
+            s.trainable = trainable;
+            s.rate = static_cast<float>(rate);
+            if (kind == StepKind::dropout) {
+                if (!py::isinstance<py::array_t<uint64_t>>(state))
+                    throw py::type_error("a dropout step needs a uint64 state array");
+                py::array a = py::reinterpret_borrow<py::array>(state);
+                s.state = contiguous_data<uint64_t>(a, 2, "dropout state", true);
+                keep_.push_back(state);
+            }
+            st.push_back(std::move(s));
+        }
+        std::vector<ProgramOutput> outs;
+        for (const auto& [z, act, loss, weight, metric] : outputs)
+            outs.push_back({z, act, loss, static_cast<float>(weight), metric});
+        std::vector<ProgramRegularizer> regs;
+        for (const auto& [w, n, l1, l2] : regularizers)
+            regs.push_back({w, n, static_cast<float>(l1), static_cast<float>(l2)});
+        try {
+            program_ = std::make_unique<Program>(widths, std::move(st), std::move(outs), std::move(regs),
+                                                 p, params_.size(), g, grads_.size());
+        } catch (const std::invalid_argument& e) {
+            throw py::value_error(e.what());
+        }
+        if (!optimizer.is_none()) {
+            const auto [kind, slot0, slot1, nesterov] = optimizer.cast<OptimizerSpec>();
+            opt_.kind = kind;
+            opt_.param = p;
+            opt_.grad = g;
+            opt_.n = grads_.size();
+            opt_.nesterov = nesterov;
+            opt_.slot0 = slot(slot0, "slot 0");
+            opt_.slot1 = slot(slot1, "slot 1");
+            require_disjoint(opt_.n, {{opt_.param, "params"}, {opt_.grad, "grads"},
+                                      {opt_.slot0, "slot 0"}, {opt_.slot1, "slot 1"}});
+            has_opt_ = true;
+        }
+    }
+
+    DataBinding data(const std::vector<py::array>& inputs, const std::vector<TargetSpec>& targets) const {
+        DataBinding d;
+        d.owner = this;
+        if (static_cast<int>(inputs.size()) != program_->n_inputs())
+            throw py::value_error("the program takes " + std::to_string(program_->n_inputs()) + " inputs");
+        if (static_cast<int>(targets.size()) != program_->n_outputs())
+            throw py::value_error("the program has " + std::to_string(program_->n_outputs()) + " outputs");
+        int64_t n = -1;
+        auto same_n = [&](int64_t rows, const std::string& what) {
+            if (n == -1) n = rows;
+            if (rows != n) throw py::value_error(what + " has " + std::to_string(rows) + " rows, not " + std::to_string(n));
+        };
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            const Strided2D X = rows_of(inputs[i], "an input", program_->input_width(static_cast<int>(i)));
+            same_n(X.rows, "input " + std::to_string(i));
+            d.data.x.push_back(X.data);
+            d.data.ldx.push_back(X.rs);
+            d.keep.push_back(inputs[i]);
+        }
+        for (size_t o = 0; o < targets.size(); ++o) {
+            const auto& [labels, rows, weights] = targets[o];
+            const int64_t K = program_->output_width(static_cast<int>(o));
+            const std::string at = "output " + std::to_string(o);
+            LossTargets t;
+            if (!labels.is_none()) {
+                py::array a = py::reinterpret_borrow<py::array>(labels);
+                if (!py::isinstance<py::array_t<int64_t>>(labels) || a.ndim() != 1)
+                    throw py::type_error(at + ": labels must be a 1-d int64 array");
+                same_n(a.shape(0), at + "'s labels");
+                t.labels = contiguous_data<int64_t>(a, a.shape(0), "labels", false);
+                d.keep.push_back(labels);
+            }
+            if (!rows.is_none()) {
+                py::array a = py::reinterpret_borrow<py::array>(rows);
+                const Strided2D T = strided_2d(a, "targets");
+                if (T.cols != K || T.cs != 1 || T.rs != K) throw py::value_error(at + ": targets must be C-contiguous (n, " + std::to_string(K) + ")");
+                same_n(T.rows, at + "'s targets");
+                t.rows = T.data;
+                d.keep.push_back(rows);
+            }
+            if (!weights.is_none()) {
+                py::array a = py::reinterpret_borrow<py::array>(weights);
+                require_float32(a, "sample weights");
+                if (a.ndim() != 1) throw py::value_error(at + ": sample weights must be 1-d");
+                same_n(a.shape(0), at + "'s sample weights");
+                t.weights = contiguous_data<float>(a, a.shape(0), "sample weights", false);
+                d.keep.push_back(weights);
+            }
+            const LossKind loss = program_->output_loss_kind(static_cast<int>(o));
+            if (loss != LossKind::none && (t.labels == nullptr) == (t.rows == nullptr))
+                throw py::value_error(at + ": give its labels or its target rows");
+            if (t.labels && loss != LossKind::softmax_xent && loss != LossKind::none)
+                throw py::value_error(at + ": integer labels go with softmax cross-entropy only");
+            d.data.targets.push_back(t);
+        }
+        d.data.n = n < 0 ? 0 : n;
+        return d;
+    }
+
+    void train_step(const DataBinding& d, const py::array& rows, const py::array& hyper, int64_t step,
+                    py::array& stats) {
+        mine(d);
+        if (!has_opt_) throw py::value_error("this program was built without an optimizer");
+        const int64_t* r = index_rows(rows);
+        double* s = stats_ptr(stats);
+        OptimizerStep o = optimizer_step(hyper, step);
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        program_->train_step(d.data, r, rows.shape(0), &o, s);
+    }
+
+    void test_step(const DataBinding& d, const py::array& rows, py::array& stats) {
+        mine(d);
+        const int64_t* r = index_rows(rows);
+        double* s = stats_ptr(stats);
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        program_->test_step(d.data, r, rows.shape(0), s);
+    }
+
+    void predict(const std::vector<py::array>& inputs, std::vector<py::array>& outputs) {
+        if (static_cast<int>(inputs.size()) != program_->n_inputs() ||
+            static_cast<int>(outputs.size()) != program_->n_outputs())
+            throw py::value_error("predict: wrong number of inputs or outputs");
+        std::vector<const float*> x;
+        std::vector<int64_t> ldx;
+        int64_t n = -1;
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            const Strided2D X = rows_of(inputs[i], "an input", program_->input_width(static_cast<int>(i)));
+            if (n != -1 && X.rows != n) throw py::value_error("predict: the inputs differ in length");
+            n = X.rows;
+            x.push_back(X.data);
+            ldx.push_back(X.rs);
+        }
+        std::vector<float*> out;
+        for (size_t o = 0; o < outputs.size(); ++o)
+            out.push_back(output_ptr(outputs[o], {n, program_->output_width(static_cast<int>(o))}, "out"));
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        program_->predict(x, ldx, n, out);
+    }
+
+    // Views of the last step's scratch, valid until the next call: what Python metrics read.
+    static py::object predictions(const py::object& self, int o) {
+        const ProgramBinding& b = self.cast<const ProgramBinding&>();
+        b.output_index(o);
+        const int64_t K = b.program_->output_width(o);
+        return py::array_t<float>({b.program_->last_rows(), K}, b.program_->predictions(o), self);
+    }
+
+    static py::object targets(const py::object& self, int o) {
+        const ProgramBinding& b = self.cast<const ProgramBinding&>();
+        b.output_index(o);
+        const int64_t B = b.program_->last_rows();
+        if (const int64_t* labels = b.program_->target_labels(o))
+            return py::array_t<int64_t>({B}, labels, self);
+        if (const float* rows = b.program_->target_rows(o))
+            return py::array_t<float>({B, b.program_->output_width(o)}, rows, self);
+        return py::none();
+    }
+
+private:
+    static float* flat(py::array& a, const char* name) {
+        require_float32(a, name);
+        if (a.ndim() != 1 || !(a.flags() & py::array::c_style) || !a.writeable())
+            throw py::value_error(std::string(name) + " must be a writeable 1-d C-contiguous array");
+        return static_cast<float*>(a.mutable_data());
+    }
+
+    float* slot(const py::object& obj, const char* name) {
+        if (obj.is_none()) return nullptr;
+        if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be an array or None");
+        py::array a = py::reinterpret_borrow<py::array>(obj);
+        keep_.push_back(obj);
+        return inplace_ptr(a, grads_, name);
+    }
+
+    void mine(const DataBinding& d) const {
+        if (d.owner != this) throw py::value_error("this data was bound by another program");
+    }
+
+    void output_index(int o) const {
+        if (o < 0 || o >= program_->n_outputs()) throw py::index_error("no such output");
+    }
+
+    static const int64_t* index_rows(const py::array& rows) {
+        if (!py::isinstance<py::array_t<int64_t>>(rows) || rows.ndim() != 1 ||
+            !(rows.flags() & py::array::c_style))
+            throw py::type_error("rows must be a 1-d C-contiguous int64 array");
+        return static_cast<const int64_t*>(rows.data());
+    }
+
+    double* stats_ptr(py::array& stats) const {
+        return contiguous_data<double>(stats, 2 * program_->n_outputs() + 1, "stats", true);
+    }
+
+    // The update of this step from the optimizer's hyper-parameters (float64), as the
+    // ops.*_update function of the same kind takes them: sgd (lr, momentum), rmsprop (lr, rho,
+    // momentum, epsilon), adagrad (lr, epsilon), adam (lr, beta_1, beta_2, epsilon) at the
+    // 1-based `step`. Complements are taken in double and rounded once, as Keras does.
+    OptimizerStep optimizer_step(const py::array& hyper, int64_t step) const {
+        static const int count[] = {2, 4, 2, 4};
+        const int kind = static_cast<int>(opt_.kind);
+        const double* h = contiguous_data<double>(hyper, count[kind], "hyper", false);
+        OptimizerStep o = opt_;
+        switch (opt_.kind) {
+            case OptimizerKind::sgd:
+                if (h[1] != 0.0 && !o.slot0) throw py::value_error("velocity is required when momentum != 0");
+                if (h[1] == 0.0) o.slot0 = nullptr;
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                break;
+            case OptimizerKind::rmsprop:
+                if (!o.slot0 || (h[2] > 0.0 && !o.slot1)) throw py::value_error("RMSprop is missing a slot");
+                if (!(h[2] > 0.0)) o.slot1 = nullptr;
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                o.h[2] = static_cast<float>(1.0 - h[1]);
+                o.h[3] = static_cast<float>(h[2]);
+                o.h[4] = static_cast<float>(h[3]);
+                break;
+            case OptimizerKind::adagrad:
+                if (!o.slot0) throw py::value_error("Adagrad needs its accumulator");
+                o.h[0] = static_cast<float>(h[0]);
+                o.h[1] = static_cast<float>(h[1]);
+                break;
+            case OptimizerKind::adam:
+                if (step < 1) throw py::value_error("step must be >= 1");
+                if (!o.slot0 || !o.slot1) throw py::value_error("Adam needs m and v");
+                o.h[0] = static_cast<float>(adam_step_size(h[0], h[1], h[2], step));
+                o.h[1] = static_cast<float>(1.0 - h[1]);
+                o.h[2] = static_cast<float>(1.0 - h[2]);
+                o.h[3] = static_cast<float>(h[3]);
+                break;
+            default:
+                throw py::value_error("unknown optimizer kind");
+        }
+        return o;
+    }
+
+    py::array params_, grads_;
+    std::vector<py::object> keep_;
+    std::unique_ptr<Program> program_;
+    OptimizerStep opt_{};
+    bool has_opt_ = false;
+    std::mutex mutex_;
+};
+
+}  // namespace
+
+void init_nn(py::module_& m) {
+    py::enum_<Activation>(m, "Activation", "Activations the C++ dense layer and program run.")
+        .value("linear", Activation::linear).value("relu", Activation::relu)
+        .value("sigmoid", Activation::sigmoid).value("tanh", Activation::tanh)
+        .value("softmax", Activation::softmax);
+    py::enum_<StepKind>(m, "StepKind", "The kinds of a compiled program's steps.")
+        .value("input", StepKind::input).value("dense", StepKind::dense)
+        .value("activation", StepKind::activation).value("dropout", StepKind::dropout)
+        .value("add", StepKind::add).value("subtract", StepKind::subtract)
+        .value("multiply", StepKind::multiply).value("average", StepKind::average)
+        .value("concatenate", StepKind::concatenate);
+    py::enum_<LossKind>(m, "LossKind", "The output losses a compiled program computes.")
+        .value("none", LossKind::none).value("softmax_xent", LossKind::softmax_xent)
+        .value("sigmoid_bce", LossKind::sigmoid_bce).value("mse", LossKind::mse)
+        .value("mae", LossKind::mae);
+    py::enum_<MetricKind>(m, "MetricKind", "The metrics a compiled program counts itself.")
+        .value("none", MetricKind::none)
+        .value("categorical_accuracy", MetricKind::categorical_accuracy)
+        .value("binary_accuracy", MetricKind::binary_accuracy);
+    py::enum_<OptimizerKind>(m, "OptimizerKind", "The optimizers a compiled program runs.")
+        .value("sgd", OptimizerKind::sgd).value("rmsprop", OptimizerKind::rmsprop)
+        .value("adagrad", OptimizerKind::adagrad).value("adam", OptimizerKind::adam);
+
+    m.def("dense_forward", &dense_forward_binding, py::arg("x"), py::arg("kernel"), py::arg("bias"),
+          py::arg("y"), py::arg("activation"),
+          "y = activation(x @ kernel + bias): x (B, D) with contiguous rows, kernel (D, U) and "
+          "bias (U,) or None C-contiguous, y (B, U); the bias and the activation (linear, relu, "
+          "sigmoid, tanh) in the GEMM's epilogue.");
+    m.def("dense_backward", &dense_backward_binding, py::arg("dz"), py::arg("x"), py::arg("kernel"),
+          py::arg("dx"), py::arg("dw"), py::arg("db"),
+          "From dz (B, U), the gradient w.r.t. x @ kernel + bias: dx = dz kernel^T (B, D), "
+          "dw = x^T dz (D, U), db = the column sums of dz (U,); each written when not None.");
+    m.def("dropout_forward", &dropout_forward_binding, py::arg("x"), py::arg("y"), py::arg("mask"),
+          py::arg("rate"), py::arg("seed"), py::arg("counter"),
+          "y = x * mask with mask = (u(seed, counter, i) >= rate) / (1 - rate), i the row-major "
+          "index; all C-contiguous float32 of one size.");
+    m.def("dropout_backward", &dropout_backward_binding, py::arg("dy"), py::arg("mask"), py::arg("dx"),
+          "dx = dy * mask.");
+
+    py::class_<DataBinding>(m, "ProgramData", "A dataset's arrays bound to one compiled program.");
+    py::class_<ProgramBinding>(m, "Program",
+                               "A model's graph compiled to C++: one call per training step "
+                               "(gather, forward, losses, backward, regularization, update), per "
+                               "evaluation batch, or for inference.")
+        .def(py::init<py::array, py::array, const std::vector<int64_t>&,
+                      const std::vector<StepSpec>&, const std::vector<OutputSpec>&,
+                      const std::vector<RegularizerSpec>&, const py::object&>(),
+             py::arg("params"), py::arg("grads"), py::arg("widths"), py::arg("steps"),
+             py::arg("outputs"), py::arg("regularizers"), py::arg("optimizer"))
+        .def("data", &ProgramBinding::data, py::arg("inputs"), py::arg("targets"))
+        .def("train_step", &ProgramBinding::train_step, py::arg("data"), py::arg("rows"),
+             py::arg("hyper"), py::arg("step"), py::arg("stats"))
+        .def("test_step", &ProgramBinding::test_step, py::arg("data"), py::arg("rows"), py::arg("stats"))
+        .def("predict", &ProgramBinding::predict, py::arg("inputs"), py::arg("outputs"))
+        .def("predictions", &ProgramBinding::predictions, py::arg("output"))
+        .def("targets", &ProgramBinding::targets, py::arg("output"));
+}
+
+}  // namespace fastnn_bindings

@@ -1,0 +1,45 @@
+// The compiled module fastnn._C: configuration here, each kernel family in its own binding file.
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "../kernels/cpu.h"
+#include "../kernels/gemm.h"
+#include "../kernels/memory.h"
+#include "../kernels/peak.h"
+#include "../kernels/threadpool.h"
+
+namespace py = pybind11;
+using namespace fastnn;
+
+namespace fastnn_bindings {
+void init_ops(py::module_& m);
+void init_optim(py::module_& m);
+void init_nn(py::module_& m);
+}  // namespace fastnn_bindings
+
+PYBIND11_MODULE(_C, m) {
+    m.doc() = "fastnn's compiled kernels (private: use the fastnn package).";
+
+    // ---- configuration ----
+    m.def("arch", [] { return std::string(arch_name(active_arch())); },
+          "Kernel path in use: 'avx512', 'avx2' or 'generic'.");
+    m.def("cpu_supports_avx2_fma", &cpu_supports_avx2_fma);
+    m.def("cpu_supports_avx512", &cpu_supports_avx512);
+    m.def("gemm_kernel", [] { return std::string(sgemm_kernel_name()); });
+    m.def("get_num_threads", &get_num_threads);
+    m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<py::gil_scoped_release>());
+    m.def("available_cpus", &available_cpus);
+    m.def("measure_peak_flops", &measure_peak_flops, py::arg("seconds") = 1.0,
+          py::call_guard<py::gil_scoped_release>(),
+          "float32 flop/s of FMA loops on every pool thread, widest vectors the CPU has");
+    m.def("allocation_count", &allocation_count,
+          "Scratch buffers the kernels have allocated so far (tests check a warm step adds none).");
+    m.attr("compiler") = FASTNN_COMPILER;
+    m.attr("base_flags") = FASTNN_BASE_FLAGS;
+    m.attr("simd_flags") = FASTNN_SIMD_FLAGS;
+
+    fastnn_bindings::init_ops(m);
+    fastnn_bindings::init_optim(m);
+    fastnn_bindings::init_nn(m);
+}

@@ -1,0 +1,47 @@
+// A dense layer's forward and backward: the pair that the Dense layer calls one op at a time
+// (fastnn.ops.dense) and that the compiled program calls in sequence.
+// Letters: B rows (the batch), D inputs, U units. x is B x D with row stride ldx, w is D x U and
+// b is U (or null), row-major; y, dy and dz are B x U, contiguous.
+// Convention: each gradient is written by its first contribution in a step and added to by the
+// later ones (a shared layer, a value read twice); `accumulate` says which.
+#pragma once
+
+#include <cstdint>
+
+#include "../kernels/elementwise.h"
+#include "../kernels/gemm.h"
+
+namespace fastnn {
+
+// y = act(x w + b); act is relu, sigmoid, tanh, or UnaryOp::count (linear). The bias and the
+// activation run in the GEMM's epilogue while each block of y is in cache.
+void dense_forward(float* y, const float* x, int64_t ldx, const float* w, const float* b,
+                   int64_t B, int64_t D, int64_t U, UnaryOp act);
+
+// dz = act'(y) * dy from the activation's output y (relu: dy where y > 0; sigmoid: dy y (1 - y);
+// tanh: dy (1 - y^2); linear: dy). n elements; dz may be dy.
+void dense_activation_backward(float* dz, const float* dy, const float* y, int64_t n, UnaryOp act);
+
+struct DenseGrads {
+    float* dw = nullptr;           // D x U: x^T dz (null: not wanted, e.g. a frozen layer)
+    float* db = nullptr;           // U: the column sums of dz (null: no bias or frozen)
+    bool accumulate_w = false;     // add to dw and db instead of writing them
+    float* dx = nullptr;           // B x D, row stride lddx: dz w^T (null: not wanted)
+    int64_t lddx = 0;
+    bool accumulate_x = false;     // add to dx instead of writing it
+    // Optional: once dx is complete, multiply it by the derivative of the activation of the
+    // layer that produced x (its output y_below, row stride ldy_below), giving that layer's dz in
+    // the same pass as the GEMM's last store. BinaryOp::count: none.
+    BinaryOp dx_act_grad = BinaryOp::count;
+    const float* y_below = nullptr;
+    int64_t ldy_below = 0;
+};
+
+// The weight, bias and input gradients from dz, the gradient with respect to x w + b.
+void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_t ldx,
+                    const float* w, int64_t B, int64_t D, int64_t U);
+
+// The BinaryOp that multiplies a gradient by act's derivative (BinaryOp::count for linear).
+BinaryOp activation_grad_op(UnaryOp act);
+
+}  // namespace fastnn

@@ -1,0 +1,688 @@
+// The compiled program: the graph's analysis, then forward, losses, backward, regularization and
+// the optimizer update over one arena of scratch memory.
+#include "program.h"
+
+#include <math.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "../kernels/config.h"
+#include "../kernels/elementwise.h"
+#include "../kernels/softmax_xent.h"
+#include "../kernels/threadpool.h"
+#include "dense.h"
+#include "dropout.h"
+
+namespace fastnn {
+
+namespace {
+
+const ElementwiseLoops& loops() {
+    static const ElementwiseLoops& chosen = elementwise_loops();
+    return chosen;
+}
+
+UnaryOp unary_of(Activation a) {
+    switch (a) {
+        case Activation::relu: return UnaryOp::relu;
+        case Activation::sigmoid: return UnaryOp::sigmoid;
+        case Activation::tanh: return UnaryOp::tanh;
+        default: return UnaryOp::count;
+    }
+}
+
+// fn(out, a, b, n) over B rows of width w; a and b have row strides lda and ldb, out is
+// contiguous. One call over everything when the rows are contiguous, in the pool's chunks.
+template <class Fn>
+void over_rows(int64_t B, int64_t w, int64_t lda, int64_t ldb, Fn fn) {
+    if (lda == w && ldb == w) {
+        parallel_rows(B * w, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN,
+                      [&](int64_t i0, int64_t i1) { fn(i0, i0, i0, i1 - i0); });
+        return;
+    }
+    parallel_rows(B, w, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) fn(r * w, r * lda, r * ldb, w);
+    });
+}
+
+// y = act(x): B rows of width K, x with row stride ldx, y contiguous.
+void activation_forward(float* y, const float* x, int64_t ldx, int64_t B, int64_t K, Activation act) {
+    if (act == Activation::softmax) {
+        if (ldx == K) {
+            softmax_forward(y, x, B, K);
+        } else {
+            for (int64_t r = 0; r < B; ++r) softmax_forward(y + r * K, x + r * ldx, 1, K);
+        }
+        return;
+    }
+    if (act == Activation::linear) {
+        for (int64_t r = 0; r < B; ++r)
+            std::memcpy(y + r * K, x + r * ldx, static_cast<size_t>(K) * sizeof(float));
+        return;
+    }
+    const unary_loop_fn fn = loops().unary[static_cast<int>(unary_of(act))];
+    over_rows(B, K, ldx, ldx, [&](int64_t o, int64_t a, int64_t, int64_t n) { fn(y + o, x + a, 1, n); });
+}
+
+// dx = act'(y) applied to dy (B x K, all contiguous); softmax's is its Jacobian-vector product
+// y * (dy - sum(dy * y)) per row.
+void activation_backward(float* dx, const float* dy, const float* y, int64_t B, int64_t K,
+                         Activation act) {
+    if (act == Activation::softmax) {
+        parallel_rows(B, K, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                const float* g = dy + r * K;
+                const float* p = y + r * K;
+                double dot = 0.0;
+                for (int64_t k = 0; k < K; ++k) dot += static_cast<double>(g[k]) * p[k];
+                const float d = static_cast<float>(dot);
+                float* o = dx + r * K;
+                for (int64_t k = 0; k < K; ++k) o[k] = p[k] * (g[k] - d);
+            }
+        });
+        return;
+    }
+    dense_activation_backward(dx, dy, y, B * K, unary_of(act));
+}
+
+int64_t argmax_row(const float* z, int64_t K) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < K; ++k)
+        if (z[k] > z[best]) best = k;
+    return best;
+}
+
+int64_t round_up(int64_t n) { return (n + 15) / 16 * 16; }  // 64-byte aligned segments
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("program: " + what); }
+
+}  // namespace
+
+Program::Program(std::vector<int64_t> widths, std::vector<ProgramStep> steps,
+                 std::vector<ProgramOutput> outputs, std::vector<ProgramRegularizer> regularizers,
+                 float* params, int64_t n_params, float* grads, int64_t n_trainable)
+    : widths_(std::move(widths)), steps_(std::move(steps)), outputs_(std::move(outputs)),
+      regularizers_(std::move(regularizers)), params_(params), n_params_(n_params), grads_(grads),
+      n_trainable_(n_trainable) {
+    analyse();
+}
+
+void Program::analyse() {
+    const int V = static_cast<int>(widths_.size());
+    if (n_trainable_ < 0 || n_trainable_ > n_params_) bad("more trainable parameters than parameters");
+    for (int64_t w : widths_)
+        if (w < 1) bad("every value needs a width >= 1");
+    producer_.assign(static_cast<size_t>(V), -1);
+    auto width = [&](int v) { return widths_[static_cast<size_t>(v)]; };
+    std::vector<int> inputs;
+    for (size_t si = 0; si < steps_.size(); ++si) {
+        const ProgramStep& s = steps_[si];
+        const std::string at = "step " + std::to_string(si);
+        if (s.out < 0 || s.out >= V || producer_[static_cast<size_t>(s.out)] != -1)
+            bad(at + " writes a value that does not exist or is written twice");
+        for (int v : s.in)
+            if (v < 0 || v >= V || producer_[static_cast<size_t>(v)] == -1)
+                bad(at + " reads a value no earlier step writes");
+        const size_t n_in = s.in.size();
+        const int64_t W = width(s.out);
+        switch (s.kind) {
+            case StepKind::input:
+                if (n_in != 0 || s.input != static_cast<int>(inputs.size())) bad(at + ": inputs must come in order");
+                inputs.push_back(s.out);
+                break;
+            case StepKind::dense: {
+                if (n_in != 1 || s.act == Activation::softmax || s.act >= Activation::count) bad(at + ": a bad dense step");
+                const int64_t D = width(s.in[0]);
+                const int64_t limit = s.trainable ? n_trainable_ : n_params_;
+                if (s.w < 0 || s.w + D * W > limit || (s.b != -1 && (s.b < 0 || s.b + W > limit)))
+                    bad(at + ": the layer's weights fall outside the parameters");
+                break;
+            }
+            case StepKind::activation:
+                if (n_in != 1 || width(s.in[0]) != W || s.act >= Activation::count) bad(at + ": a bad activation step");
+                break;
+            case StepKind::dropout:
+                if (n_in != 1 || width(s.in[0]) != W || !(s.rate >= 0.0f && s.rate < 1.0f) || !s.state)
+                    bad(at + ": a bad dropout step");
+                break;
+            case StepKind::add: case StepKind::subtract: case StepKind::multiply: case StepKind::average:
+                if (n_in < 2 || (s.kind != StepKind::add && s.kind != StepKind::average && n_in != 2))
+                    bad(at + ": a merge takes 2 inputs (add and average: 2 or more)");
+                for (int v : s.in)
+                    if (width(v) != W) bad(at + ": merged values differ in width");
+                break;
+            case StepKind::concatenate: {
+                int64_t total = 0;
+                for (int v : s.in) total += width(v);
+                if (n_in < 1 || total != W) bad(at + ": the concatenated widths do not add up");
+                break;
+            }
+            default: bad(at + ": unknown step kind");
+        }
+        producer_[static_cast<size_t>(s.out)] = static_cast<int>(si);
+    }
+    input_values_ = inputs;
+    for (const ProgramOutput& o : outputs_) {
+        if (o.z < 0 || o.z >= V || producer_[static_cast<size_t>(o.z)] == -1) bad("an output reads no value");
+        if (o.act >= Activation::count || o.loss >= LossKind::count || o.metric >= MetricKind::count)
+            bad("an output has an unknown activation, loss or metric");
+        if ((o.loss == LossKind::softmax_xent && o.act != Activation::softmax) ||
+            (o.loss == LossKind::sigmoid_bce && o.act != Activation::sigmoid))
+            bad("a fused loss needs its output activation (softmax, sigmoid)");
+    }
+
+    // The distinct weight sets (a layer called twice has two steps and one set).
+    param_set_.assign(steps_.size(), -1);
+    std::vector<int64_t> set_w;
+    for (size_t si = 0; si < steps_.size(); ++si) {
+        if (steps_[si].kind != StepKind::dense) continue;
+        int found = -1;
+        for (size_t k = 0; k < set_w.size(); ++k)
+            if (set_w[k] == steps_[si].w) found = static_cast<int>(k);
+        if (found == -1) {
+            found = static_cast<int>(set_w.size());
+            set_w.push_back(steps_[si].w);
+        }
+        param_set_[si] = found;
+    }
+    n_param_sets_ = static_cast<int>(set_w.size());
+    reg_param_set_.clear();
+    for (const ProgramRegularizer& r : regularizers_) {
+        if (r.w < 0 || r.n < 0 || r.w + r.n > n_trainable_) bad("a regularizer's weights are not trainable");
+        int found = -1;
+        for (size_t k = 0; k < set_w.size(); ++k)
+            if (set_w[k] == r.w) found = static_cast<int>(k);
+        if (found == -1) bad("a regularizer's weights belong to no dense step");
+        reg_param_set_.push_back(found);
+    }
+
+    // Which values carry gradients, and how many contributions each receives per step.
+    wants_grad_.assign(static_cast<size_t>(V), 0);
+    for (const ProgramStep& s : steps_) {
+        bool wants = s.kind == StepKind::dense && s.trainable;
+        for (int v : s.in) wants = wants || wants_grad_[static_cast<size_t>(v)];
+        wants_grad_[static_cast<size_t>(s.out)] = wants && s.kind != StepKind::input;
+    }
+    contributions_.assign(static_cast<size_t>(V), 0);
+    for (const ProgramOutput& o : outputs_)
+        if (o.loss != LossKind::none && wants_grad_[static_cast<size_t>(o.z)]) ++contributions_[static_cast<size_t>(o.z)];
+    runs_backward_.assign(steps_.size(), 0);
+    for (size_t si = steps_.size(); si-- > 0;) {
+        const ProgramStep& s = steps_[si];
+        if (s.kind == StepKind::input || contributions_[static_cast<size_t>(s.out)] == 0) continue;
+        runs_backward_[si] = 1;
+        for (int v : s.in)
+            if (wants_grad_[static_cast<size_t>(v)]) ++contributions_[static_cast<size_t>(v)];
+    }
+    // Weights no loss reaches keep a zero gradient: the flat update then leaves them as they are.
+    if (n_trainable_ > 0) std::memset(grads_, 0, static_cast<size_t>(n_trainable_) * sizeof(float));
+
+    const size_t S = steps_.size(), O = outputs_.size();
+    val_.assign(static_cast<size_t>(V), Val{nullptr, 0});
+    fwd_.assign(static_cast<size_t>(V), nullptr);
+    grad_.assign(static_cast<size_t>(V), nullptr);
+    mask_.assign(S, nullptr);
+    pred_.assign(O, nullptr);
+    tgt_.assign(O, nullptr);
+    sw_.assign(O, nullptr);
+    tmp_out_.assign(O, nullptr);
+    labels_.assign(O, {});
+    cur_labels_.assign(O, 0);
+    cur_weights_.assign(O, 0);
+    written_.assign(static_cast<size_t>(V), 0);
+    act_done_.assign(static_cast<size_t>(V), 0);
+    left_.assign(static_cast<size_t>(V), 0);
+    param_written_.assign(static_cast<size_t>(n_param_sets_), 0);
+    int64_t chunks = 0;
+    for (const ProgramRegularizer& r : regularizers_) chunks += (r.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
+    partials_.assign(static_cast<size_t>(chunks), 0.0);
+}
+
+void Program::reserve(int64_t B) {
+    if (B <= capacity_) return;
+    int64_t widest = 1, total = 0;
+    for (size_t v = 0; v < widths_.size(); ++v) {
+        widest = widths_[v] > widest ? widths_[v] : widest;
+        total += round_up(B * widths_[v]);
+        if (contributions_[v] > 0) total += round_up(B * widths_[v]);
+    }
+    for (const ProgramStep& s : steps_)
+        if (s.kind == StepKind::dropout) total += round_up(B * widths_[static_cast<size_t>(s.out)]);
+    for (const ProgramOutput& o : outputs_) total += 3 * round_up(B * widths_[static_cast<size_t>(o.z)]) + round_up(B);
+    total += round_up(B * widest);
+    float* p = arena_.get(total);
+    auto take = [&](int64_t n) {
+        float* q = p;
+        p += round_up(n);
+        return q;
+    };
+    for (size_t v = 0; v < widths_.size(); ++v) {
+        fwd_[v] = take(B * widths_[v]);
+        grad_[v] = contributions_[v] > 0 ? take(B * widths_[v]) : nullptr;
+    }
+    for (size_t si = 0; si < steps_.size(); ++si)
+        if (steps_[si].kind == StepKind::dropout) mask_[si] = take(B * widths_[static_cast<size_t>(steps_[si].out)]);
+    for (size_t o = 0; o < outputs_.size(); ++o) {
+        const int64_t K = widths_[static_cast<size_t>(outputs_[o].z)];
+        pred_[o] = take(B * K);
+        tgt_[o] = take(B * K);
+        tmp_out_[o] = take(B * K);
+        sw_[o] = take(B);
+        labels_[o].resize(static_cast<size_t>(B));
+    }
+    tmp_ = take(B * widest);
+    row_loss_.resize(static_cast<size_t>(B));
+    capacity_ = B;
+}
+
+void Program::check(const ProgramData& d, const int64_t* rows, int64_t B) const {
+    if (B <= 0) throw std::invalid_argument("a step needs at least one row");
+    for (int64_t i = 0; i < B; ++i) {
+        if (rows[i] < 0 || rows[i] >= d.n)
+            throw std::out_of_range("row index " + std::to_string(rows[i]) + " is out of range for " +
+                                    std::to_string(d.n) + " samples");
+        for (size_t o = 0; o < outputs_.size(); ++o) {
+            const int64_t* labels = d.targets[o].labels;
+            const int64_t K = widths_[static_cast<size_t>(outputs_[o].z)];
+            if (labels && (labels[rows[i]] < 0 || labels[rows[i]] >= K))
+                throw std::out_of_range("label " + std::to_string(labels[rows[i]]) + " of sample " +
+                                        std::to_string(rows[i]) + " is out of range for " +
+                                        std::to_string(K) + " classes");
+        }
+    }
+}
+
+void Program::begin(const ProgramData& d) {
+    for (size_t o = 0; o < outputs_.size(); ++o) {
+        cur_labels_[o] = d.targets[o].labels != nullptr;
+        cur_weights_[o] = d.targets[o].weights != nullptr;
+    }
+}
+
+void Program::gather(const ProgramData& d, const int64_t* rows, int64_t B) {
+    auto gather_rows = [&](float* dst, const float* src, int64_t ld, int64_t w) {
+        parallel_rows(B, w, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN / 2, [&](int64_t r0, int64_t r1) {
+            for (int64_t i = r0; i < r1; ++i)
+                std::memcpy(dst + i * w, src + rows[i] * ld, static_cast<size_t>(w) * sizeof(float));
+        });
+    };
+    for (size_t i = 0; i < input_values_.size(); ++i) {
+        const int v = input_values_[i];
+        const int64_t w = widths_[static_cast<size_t>(v)];
+        gather_rows(fwd_[static_cast<size_t>(v)], d.x[i], d.ldx[i], w);
+        val_[static_cast<size_t>(v)] = {fwd_[static_cast<size_t>(v)], w};
+    }
+    for (size_t o = 0; o < outputs_.size(); ++o) {
+        const LossTargets& t = d.targets[o];
+        const int64_t K = widths_[static_cast<size_t>(outputs_[o].z)];
+        if (t.labels) {
+            for (int64_t i = 0; i < B; ++i) labels_[o][static_cast<size_t>(i)] = t.labels[rows[i]];
+        } else if (t.rows) {
+            gather_rows(tgt_[o], t.rows, K, K);
+        }
+        if (t.weights)
+            for (int64_t i = 0; i < B; ++i) sw_[o][i] = t.weights[rows[i]];
+    }
+}
+
+void Program::forward(int64_t B, bool training) {
+    const ElementwiseLoops& L = loops();
+    for (size_t si = 0; si < steps_.size(); ++si) {
+        const ProgramStep& s = steps_[si];
+        const size_t out = static_cast<size_t>(s.out);
+        const int64_t W = widths_[out];
+        float* y = fwd_[out];
+        switch (s.kind) {
+            case StepKind::input:
+                continue;  // gathered, or the caller's rows in place
+            case StepKind::dense: {
+                const Val x = val_[static_cast<size_t>(s.in[0])];
+                const int64_t D = widths_[static_cast<size_t>(s.in[0])];
+                dense_forward(y, x.p, x.ld, params_ + s.w, s.b >= 0 ? params_ + s.b : nullptr, B, D, W,
+                              unary_of(s.act));
+                break;
+            }
+            case StepKind::activation: {
+                const Val x = val_[static_cast<size_t>(s.in[0])];
+                activation_forward(y, x.p, x.ld, B, W, s.act);
+                break;
+            }
+            case StepKind::dropout: {
+                const Val x = val_[static_cast<size_t>(s.in[0])];
+                if (!training || s.rate == 0.0f) {
+                    val_[out] = x;  // the identity: no copy
+                    continue;
+                }
+                dropout_forward(y, mask_[si], x.p, x.ld, B, W, s.rate, s.state[0], s.state[1]);
+                ++s.state[1];
+                break;
+            }
+            case StepKind::add: case StepKind::subtract: case StepKind::multiply: case StepKind::average: {
+                const BinaryOp op = s.kind == StepKind::subtract ? BinaryOp::subtract
+                                    : s.kind == StepKind::multiply ? BinaryOp::multiply : BinaryOp::add;
+                const binary_loop_fn fn = L.binary[static_cast<int>(op)];
+                const Val a = val_[static_cast<size_t>(s.in[0])];
+                const Val b = val_[static_cast<size_t>(s.in[1])];
+                over_rows(B, W, a.ld, b.ld, [&](int64_t o, int64_t ia, int64_t ib, int64_t n) {
+                    fn(y + o, a.p + ia, 1, b.p + ib, 1, n);
+                });
+                for (size_t k = 2; k < s.in.size(); ++k) {
+                    const Val c = val_[static_cast<size_t>(s.in[k])];
+                    over_rows(B, W, W, c.ld, [&](int64_t o, int64_t, int64_t ic, int64_t n) {
+                        fn(y + o, y + o, 1, c.p + ic, 1, n);
+                    });
+                }
+                if (s.kind == StepKind::average) {
+                    const float inv = 1.0f / static_cast<float>(s.in.size());
+                    const binary_loop_fn mul = L.binary[static_cast<int>(BinaryOp::multiply)];
+                    over_rows(B, W, W, W, [&](int64_t o, int64_t, int64_t, int64_t n) {
+                        mul(y + o, y + o, 1, &inv, 0, n);
+                    });
+                }
+                break;
+            }
+            case StepKind::concatenate: {
+                int64_t col = 0;
+                for (int v : s.in) {
+                    const Val x = val_[static_cast<size_t>(v)];
+                    const int64_t w = widths_[static_cast<size_t>(v)];
+                    for (int64_t r = 0; r < B; ++r)
+                        std::memcpy(y + r * W + col, x.p + r * x.ld, static_cast<size_t>(w) * sizeof(float));
+                    col += w;
+                }
+                break;
+            }
+            default: break;
+        }
+        val_[out] = {y, W};
+    }
+}
+
+float* Program::grad_target(int v, bool* accumulate) {
+    *accumulate = written_[static_cast<size_t>(v)] != 0;
+    return grad_[static_cast<size_t>(v)];
+}
+
+void Program::contributed(int v) {
+    written_[static_cast<size_t>(v)] = 1;
+    --left_[static_cast<size_t>(v)];
+}
+
+void Program::contribute_scaled(int v, const float* src, float scale, int64_t B) {
+    bool acc;
+    float* g = grad_target(v, &acc);
+    const int64_t n = B * widths_[static_cast<size_t>(v)];
+    parallel_rows(n, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t i0, int64_t i1) {
+        if (acc) {
+            for (int64_t i = i0; i < i1; ++i) g[i] += src[i] * scale;
+        } else if (scale == 1.0f) {
+            std::memcpy(g + i0, src + i0, static_cast<size_t>(i1 - i0) * sizeof(float));
+        } else {
+            for (int64_t i = i0; i < i1; ++i) g[i] = src[i] * scale;
+        }
+    });
+    contributed(v);
+}
+
+void Program::contribute_product(int v, const float* a, const float* b, int64_t B) {
+    bool acc;
+    float* g = grad_target(v, &acc);
+    const int64_t n = B * widths_[static_cast<size_t>(v)];
+    const binary_loop_fn mul = loops().binary[static_cast<int>(BinaryOp::multiply)];
+    parallel_rows(n, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t i0, int64_t i1) {
+        if (acc) {
+            for (int64_t i = i0; i < i1; ++i) g[i] += a[i] * b[i];
+        } else {
+            mul(g + i0, a + i0, 1, b + i0, 1, i1 - i0);
+        }
+    });
+    contributed(v);
+}
+
+void Program::contribute_activation_grad(int v, const float* dy, const float* y, Activation act,
+                                         int64_t B) {
+    bool acc;
+    float* g = grad_target(v, &acc);
+    const int64_t K = widths_[static_cast<size_t>(v)];
+    if (!acc) {
+        activation_backward(g, dy, y, B, K, act);
+    } else {
+        activation_backward(tmp_, dy, y, B, K, act);
+        const binary_loop_fn add = loops().binary[static_cast<int>(BinaryOp::add)];
+        over_rows(B, K, K, K, [&](int64_t o, int64_t, int64_t, int64_t n) { add(g + o, g + o, 1, tmp_ + o, 1, n); });
+    }
+    contributed(v);
+}
+
+void Program::losses(int64_t B, bool backward, double* stats) {
+    for (size_t oi = 0; oi < outputs_.size(); ++oi) {
+        const ProgramOutput& o = outputs_[oi];
+        const int z = o.z;
+        const Val zv = val_[static_cast<size_t>(z)];
+        const int64_t K = widths_[static_cast<size_t>(z)];
+        activation_forward(pred_[oi], zv.p, zv.ld, B, K, o.act);
+        const float* p = pred_[oi];
+        double loss = 0.0, metric = 0.0;
+        const bool has_labels = cur_labels_[oi] != 0;
+        const int64_t* labels = labels_[oi].data();
+        if (o.loss != LossKind::none) {
+            LossTargets t;
+            if (has_labels) t.labels = labels;
+            else t.rows = tgt_[oi];
+            t.weights = cur_weights_[oi] ? sw_[oi] : nullptr;
+            const bool fused = o.loss == LossKind::softmax_xent || o.loss == LossKind::sigmoid_bce;
+            const bool wants = backward && wants_grad_[static_cast<size_t>(z)];
+            const bool direct = fused || o.act == Activation::linear;
+            bool acc = false;
+            float* g = tmp_out_[oi];
+            if (wants && direct) {
+                g = grad_target(z, &acc);
+                if (acc) g = tmp_;
+            }
+            output_loss(o.loss, row_loss_.data(), g, fused ? zv.p : p, t, B, K,
+                        o.weight / static_cast<float>(B));
+            if (wants) {
+                if (!direct) {
+                    contribute_activation_grad(z, g, p, o.act, B);
+                } else if (acc) {
+                    contribute_scaled(z, tmp_, 1.0f, B);
+                } else {
+                    contributed(z);
+                }
+            }
+            for (int64_t i = 0; i < B; ++i) loss += row_loss_[static_cast<size_t>(i)];
+        }
+        if (o.metric == MetricKind::categorical_accuracy) {
+            for (int64_t i = 0; i < B; ++i) {
+                const int64_t truth = has_labels ? labels[i] : argmax_row(tgt_[oi] + i * K, K);
+                metric += argmax_row(p + i * K, K) == truth;
+            }
+        } else if (o.metric == MetricKind::binary_accuracy) {
+            const float* t = tgt_[oi];
+            for (int64_t i = 0; i < B; ++i) {
+                int64_t hits = 0;
+                for (int64_t k = 0; k < K; ++k) hits += (p[i * K + k] > 0.5f ? 1.0f : 0.0f) == t[i * K + k];
+                metric += static_cast<double>(hits) / static_cast<double>(K);
+            }
+        }
+        stats[2 * oi] = loss;
+        stats[2 * oi + 1] = metric;
+    }
+}
+
+void Program::backward(int64_t B) {
+    for (size_t si = steps_.size(); si-- > 0;) {
+        if (!runs_backward_[si]) continue;
+        const ProgramStep& s = steps_[si];
+        const size_t out = static_cast<size_t>(s.out);
+        const int64_t W = widths_[out];
+        float* dy = grad_[out];
+        switch (s.kind) {
+            case StepKind::dense: {
+                const int u = s.in[0];
+                const size_t us = static_cast<size_t>(u);
+                const int64_t D = widths_[us];
+                if (s.act != Activation::linear && !act_done_[out])
+                    dense_activation_backward(dy, dy, fwd_[out], B * W, unary_of(s.act));
+                DenseGrads g;
+                if (s.trainable) {
+                    const size_t ps = static_cast<size_t>(param_set_[si]);
+                    g.dw = grads_ + s.w;
+                    g.db = s.b >= 0 ? grads_ + s.b : nullptr;
+                    g.accumulate_w = param_written_[ps] != 0;
+                    param_written_[ps] = 1;
+                }
+                if (wants_grad_[us]) {
+                    g.dx = grad_target(u, &g.accumulate_x);
+                    g.lddx = D;
+                    const int p = producer_[us];
+                    const ProgramStep& below = steps_[static_cast<size_t>(p)];
+                    if (left_[us] == 1 && below.kind == StepKind::dense && below.act != Activation::linear) {
+                        g.dx_act_grad = activation_grad_op(unary_of(below.act));
+                        g.y_below = fwd_[us];
+                        g.ldy_below = D;
+                        act_done_[us] = 1;
+                    }
+                }
+                dense_backward(g, dy, val_[us].p, val_[us].ld, params_ + s.w, B, D, W);
+                if (g.dx) contributed(u);
+                break;
+            }
+            case StepKind::activation:
+                if (wants_grad_[static_cast<size_t>(s.in[0])])
+                    contribute_activation_grad(s.in[0], dy, fwd_[out], s.act, B);
+                break;
+            case StepKind::dropout:
+                if (!wants_grad_[static_cast<size_t>(s.in[0])]) break;
+                if (s.rate == 0.0f) contribute_scaled(s.in[0], dy, 1.0f, B);
+                else contribute_product(s.in[0], dy, mask_[si], B);
+                break;
+            case StepKind::add: case StepKind::subtract: case StepKind::average: {
+                const float scale = s.kind == StepKind::average ? 1.0f / static_cast<float>(s.in.size()) : 1.0f;
+                for (size_t k = 0; k < s.in.size(); ++k) {
+                    if (!wants_grad_[static_cast<size_t>(s.in[k])]) continue;
+                    const float sign = s.kind == StepKind::subtract && k == 1 ? -1.0f : 1.0f;
+                    contribute_scaled(s.in[k], dy, scale * sign, B);
+                }
+                break;
+            }
+            case StepKind::multiply:
+                for (size_t k = 0; k < 2; ++k) {
+                    if (!wants_grad_[static_cast<size_t>(s.in[k])]) continue;
+                    const Val other = val_[static_cast<size_t>(s.in[1 - k])];
+                    contribute_product(s.in[k], dy, other.p, B);
+                }
+                break;
+            case StepKind::concatenate: {
+                int64_t col = 0;
+                for (int v : s.in) {
+                    const size_t vs = static_cast<size_t>(v);
+                    const int64_t w = widths_[vs];
+                    if (wants_grad_[vs]) {
+                        bool acc;
+                        float* g = grad_target(v, &acc);
+                        for (int64_t r = 0; r < B; ++r) {
+                            const float* src = dy + r * W + col;
+                            float* dst = g + r * w;
+                            if (acc) {
+                                for (int64_t j = 0; j < w; ++j) dst[j] += src[j];
+                            } else {
+                                std::memcpy(dst, src, static_cast<size_t>(w) * sizeof(float));
+                            }
+                        }
+                        contributed(v);
+                    }
+                    col += w;
+                }
+                break;
+            }
+            default: break;
+        }
+    }
+}
+
+double Program::regularize(bool backward) {
+    size_t chunk0 = 0;
+    for (size_t r = 0; r < regularizers_.size(); ++r) {
+        const ProgramRegularizer& reg = regularizers_[r];
+        const float* w = params_ + reg.w;
+        float* dw = grads_ + reg.w;
+        const size_t ps = static_cast<size_t>(reg_param_set_[r]);
+        // A layer no loss reaches has no gradient this step but the penalty's.
+        const bool add = param_written_[ps] != 0;
+        const int64_t chunks = (reg.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
+        const float l1 = reg.l1, two_l2 = 2.0f * reg.l2;
+        parallel_for(chunks, [&](int64_t c) {
+            const int64_t b = c * ELEMENTWISE_CHUNK;
+            const int64_t e = b + ELEMENTWISE_CHUNK < reg.n ? b + ELEMENTWISE_CHUNK : reg.n;
+            double abs_sum = 0.0, sq_sum = 0.0;
+            for (int64_t i = b; i < e; ++i) {
+                abs_sum += fabs(static_cast<double>(w[i]));
+                sq_sum += static_cast<double>(w[i]) * static_cast<double>(w[i]);
+                if (backward) {
+                    const float g = two_l2 * w[i] + (w[i] > 0.0f ? l1 : (w[i] < 0.0f ? -l1 : 0.0f));
+                    dw[i] = add ? dw[i] + g : g;
+                }
+            }
+            partials_[chunk0 + static_cast<size_t>(c)] =
+                static_cast<double>(reg.l1) * abs_sum + static_cast<double>(reg.l2) * sq_sum;
+        });
+        if (backward) param_written_[ps] = 1;
+        chunk0 += static_cast<size_t>(chunks);
+    }
+    double penalty = 0.0;
+    for (size_t c = 0; c < chunk0; ++c) penalty += partials_[c];
+    return penalty;
+}
+
+void Program::train_step(const ProgramData& d, const int64_t* rows, int64_t B,
+                         const OptimizerStep* opt, double* stats) {
+    check(d, rows, B);
+    reserve(B);
+    begin(d);
+    gather(d, rows, B);
+    std::memset(written_.data(), 0, written_.size());
+    std::memset(act_done_.data(), 0, act_done_.size());
+    std::memset(param_written_.data(), 0, param_written_.size());
+    std::copy(contributions_.begin(), contributions_.end(), left_.begin());
+    forward(B, true);
+    losses(B, true, stats);
+    backward(B);
+    stats[2 * outputs_.size()] = regularize(true);
+    if (opt) optimizer_update(*opt);
+    last_rows_ = B;
+}
+
+void Program::test_step(const ProgramData& d, const int64_t* rows, int64_t B, double* stats) {
+    check(d, rows, B);
+    reserve(B);
+    begin(d);
+    gather(d, rows, B);
+    forward(B, false);
+    losses(B, false, stats);
+    stats[2 * outputs_.size()] = regularize(false);
+    last_rows_ = B;
+}
+
+void Program::predict(const std::vector<const float*>& x, const std::vector<int64_t>& ldx, int64_t n,
+                      const std::vector<float*>& out) {
+    // Blocks of rows small enough that each layer's output stays in cache for the next layer.
+    const int64_t block = 512;
+    reserve(n < block ? (n > 0 ? n : 1) : block);
+    for (int64_t r0 = 0; r0 < n; r0 += block) {
+        const int64_t m = n - r0 < block ? n - r0 : block;
+        for (size_t i = 0; i < input_values_.size(); ++i)
+            val_[static_cast<size_t>(input_values_[i])] = {const_cast<float*>(x[i]) + r0 * ldx[i], ldx[i]};
+        forward(m, false);
+        for (size_t oi = 0; oi < outputs_.size(); ++oi) {
+            const Val z = val_[static_cast<size_t>(outputs_[oi].z)];
+            const int64_t K = widths_[static_cast<size_t>(outputs_[oi].z)];
+            activation_forward(out[oi] + r0 * K, z.p, z.ld, m, K, outputs_[oi].act);
+        }
+    }
+}
+
+}  // namespace fastnn
