@@ -48,3 +48,13 @@ def test_boston_housing_k_fold():
     out = run(str(EXAMPLES / "boston_housing.py"), str(BOSTON), "--epochs", "20", "--folds", "2")
     assert "fold 2/2" in out
     assert float(out.split("test MAE")[1].split()[0]) < 5.0
+
+
+def test_functional_api_two_inputs_a_shared_layer_two_outputs():
+    out = run(str(EXAMPLES / "functional_api.py"), "--epochs", "5")
+    assert "fit: compiled (one C++ call per batch)" in out
+    assert "half_encoder[1][0]" in out  # the shared layer's second call, in the summary
+    digit = float(out.split("test digit accuracy")[1].split(",")[0])
+    even = float(out.split("test even accuracy")[1].split()[0])
+    assert digit > 0.85 and even > 0.85
+    assert "the same predictions: True" in out

@@ -1,6 +1,7 @@
-# Types of fastnn's compiled module (src/cpp/bindings.cpp). Private: the package calls it, after
+# Types of fastnn's compiled module (src/cpp/bindings/). Private: the package calls it, after
 # checking shapes and dtypes; the docstrings are on the bindings.
-from typing import List, Optional, Sequence, Tuple
+import enum
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,8 +23,26 @@ def measure_peak_flops(seconds: float = 1.0) -> float: ...
 def allocation_count() -> int: ...
 def sgemm(a: _Array, b: _Array, out: _Array, trans_a: bool, trans_b: bool, alpha: float,
           beta: float) -> None: ...
-def binary(op: int, a: _Array, b: _Array, out: _Array) -> None: ...
-def unary(op: int, x: _Array, out: _Array) -> None: ...
+class BinaryOp(enum.Enum):
+    add = 0
+    subtract = 1
+    multiply = 2
+    divide = 3
+    maximum = 4
+    minimum = 5
+    relu_grad = 6
+    sigmoid_grad = 7
+    tanh_grad = 8
+
+class UnaryOp(enum.Enum):
+    relu = 0
+    sigmoid = 1
+    tanh = 2
+    exp = 3
+    log = 4
+
+def binary(op: BinaryOp, a: _Array, b: _Array, out: _Array) -> None: ...
+def unary(op: UnaryOp, x: _Array, out: _Array) -> None: ...
 def sum(x: _Array, out: _Array, outer: int, reduced: int, inner: int) -> None: ...
 def argmax(x: _Array, out: _Array, outer: int, reduced: int, inner: int) -> None: ...
 def softmax(x: _Array, out: _Array, n: int, k: int) -> None: ...
@@ -39,11 +58,66 @@ def adagrad_update(param: _Array, grad: _Array, accumulator: _Array, learning_ra
 def adam_update(param: _Array, grad: _Array, m: _Array, v: _Array, step: int,
                 learning_rate: float, beta_1: float, beta_2: float, epsilon: float) -> None: ...
 
-class Mlp:
-    def __init__(self, params: _Array, grads: _Array,
-                 layers: List[Tuple[int, int, int, int, int]], loss: int) -> None: ...
-    def train_step(self, x: _Array, rows: _Array, labels: Optional[_Array],
-                   targets: Optional[_Array], optimizer: int, slot0: Optional[_Array],
-                   slot1: Optional[_Array], hyper: Sequence[float], step: int,
-                   nesterov: bool) -> Tuple[float, int]: ...
-    def predict(self, x: _Array, out: _Array) -> None: ...
+class Activation(enum.Enum):
+    linear = 0
+    relu = 1
+    sigmoid = 2
+    tanh = 3
+    softmax = 4
+
+class StepKind(enum.Enum):
+    input = 0
+    dense = 1
+    activation = 2
+    dropout = 3
+    add = 4
+    subtract = 5
+    multiply = 6
+    average = 7
+    concatenate = 8
+
+class LossKind(enum.Enum):
+    none = 0
+    softmax_xent = 1
+    sigmoid_bce = 2
+    mse = 3
+    mae = 4
+
+class MetricKind(enum.Enum):
+    none = 0
+    categorical_accuracy = 1
+    binary_accuracy = 2
+
+class OptimizerKind(enum.Enum):
+    sgd = 0
+    rmsprop = 1
+    adagrad = 2
+    adam = 3
+
+def dense_forward(x: _Array, kernel: _Array, bias: Optional[_Array], y: _Array,
+                  activation: Activation) -> None: ...
+def dense_backward(dz: _Array, x: _Array, kernel: _Array, dx: Optional[_Array],
+                   dw: Optional[_Array], db: Optional[_Array]) -> None: ...
+def dropout_forward(x: _Array, y: _Array, mask: _Array, rate: float, seed: int,
+                    counter: int) -> None: ...
+def dropout_backward(dy: _Array, mask: _Array, dx: _Array) -> None: ...
+
+class ProgramData: ...
+
+class Program:
+    def __init__(self, params: _Array, grads: _Array, widths: Sequence[int],
+                 steps: Sequence[Tuple[StepKind, Sequence[int], int, int, Activation, int, int,
+                                       bool, float, Optional[_Array]]],
+                 outputs: Sequence[Tuple[int, Activation, LossKind, float, MetricKind]],
+                 regularizers: Sequence[Tuple[int, int, float, float]],
+                 optimizer: Optional[Tuple[OptimizerKind, Optional[_Array], Optional[_Array],
+                                           bool]]) -> None: ...
+    def data(self, inputs: Sequence[_Array],
+             targets: Sequence[Tuple[Optional[_Array], Optional[_Array], Optional[_Array]]]
+             ) -> ProgramData: ...
+    def train_step(self, data: ProgramData, rows: _Array, hyper: _Array, step: int,
+                   stats: _Array) -> None: ...
+    def test_step(self, data: ProgramData, rows: _Array, stats: _Array) -> None: ...
+    def predict(self, inputs: Sequence[_Array], outputs: Sequence[_Array]) -> None: ...
+    def predictions(self, output: int) -> _Array: ...
+    def targets(self, output: int) -> Optional[_Array]: ...

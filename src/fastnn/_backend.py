@@ -196,12 +196,12 @@ def unary(code: Any, x: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
 
 def absolute(x: Any) -> np.ndarray:
     """``|x|`` (numpy's: the kernels have no absolute value of their own)."""
-    return np.abs(as_float32(x, "x"))
+    return np.asarray(np.abs(as_float32(x, "x")))
 
 
 def sign(x: Any) -> np.ndarray:
     """-1, 0 or 1 (0 at 0 and NaN at NaN, like numpy), as float32."""
-    return np.sign(as_float32(x, "x"))
+    return np.asarray(np.sign(as_float32(x, "x")))
 
 
 # ---- reductions -----------------------------------------------------------------------------
@@ -383,6 +383,15 @@ def sigmoid_cross_entropy(logits: Any, targets: Any) -> Tuple[np.ndarray, np.nda
 
 # ---- dense, dropout, concatenation ----------------------------------------------------------
 
+def _rows(x2: np.ndarray) -> np.ndarray:
+    """A 2-d array whose rows the GEMM reads in place (contiguous, forward, not overlapping),
+    else a contiguous copy."""
+    d = x2.shape[1]
+    if (x2.strides[1] == 4 or d <= 1) and x2.strides[0] >= 4 * d:
+        return x2
+    return np.ascontiguousarray(x2)
+
+
 def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
     """``activation(x @ kernel + bias)`` through the C++ dense kernel; x (..., D)."""
     x = as_float32(x, "x")
@@ -399,9 +408,7 @@ def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
         b = np.ascontiguousarray(as_float32(bias, "bias"))
         if b.shape != (u,):
             raise ValueError(f"dense: the bias must have shape ({u},); received {b.shape}")
-    x2 = x.reshape(math.prod(x.shape[:-1]), d) if x.ndim != 2 else x
-    if x2.strides[1] != 4 and d > 1:
-        x2 = np.ascontiguousarray(x2)
+    x2 = _rows(x.reshape(math.prod(x.shape[:-1]), d) if x.ndim != 2 else x)
     y = np.empty((x2.shape[0], u), np.float32)
     _C.dense_forward(x2, kernel, b, y, DENSE_ACTIVATIONS[activation])
     return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (u,))
@@ -412,9 +419,7 @@ def dense_backward(dz: np.ndarray, x: np.ndarray, kernel: np.ndarray, want_x: bo
     """(dx, dkernel, dbias) from dz, the gradient w.r.t. ``x @ kernel + bias`` (None where not
     wanted)."""
     d, u = kernel.shape
-    x2 = x.reshape(-1, d)
-    if x2.strides[1] != 4 and d > 1:
-        x2 = np.ascontiguousarray(x2)
+    x2 = _rows(x.reshape(-1, d))
     dz2 = np.ascontiguousarray(dz.reshape(-1, u))
     dx = np.empty(x2.shape, np.float32) if want_x else None
     dw = np.empty((d, u), np.float32) if want_w else None

@@ -252,6 +252,7 @@ class RMSprop(Optimizer):
         return self._hyper
 
     def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        assert slots[0] is not None  # built
         ops.rmsprop_update(param, grad, slots[0], slots[1], learning_rate=self.learning_rate,
                            rho=self.rho, momentum=self.momentum, epsilon=self.epsilon)
 
@@ -293,6 +294,7 @@ class Adagrad(Optimizer):
         return self._hyper[:2]
 
     def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        assert slots[0] is not None  # built
         ops.adagrad_update(param, grad, slots[0], learning_rate=self.learning_rate,
                            epsilon=self.epsilon)
 
@@ -336,6 +338,7 @@ class Adam(Optimizer):
         return self._hyper
 
     def _update(self, param: np.ndarray, grad: Any, *slots: Optional[np.ndarray]) -> None:
+        assert slots[0] is not None and slots[1] is not None  # built
         ops.adam_update(param, grad, slots[0], slots[1], step=self.iterations,
                         learning_rate=self.learning_rate, beta_1=self.beta_1,
                         beta_2=self.beta_2, epsilon=self.epsilon)

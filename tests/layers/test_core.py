@@ -28,6 +28,10 @@ def test_dense_forward_matches_numpy(activation):
     kernel, bias = layer.get_weights()
     np.testing.assert_allclose(out, numpy_activation(activation, x @ kernel + bias), rtol=1e-5, atol=1e-6)
     assert out.shape == (5, 3, 7)
+    for view in (x[::-1], x[:, :, ::2].repeat(2, axis=2), np.asfortranarray(x)):  # any layout
+        np.testing.assert_allclose(np.asarray(layer(view)),
+                                   numpy_activation(activation, view @ kernel + bias),
+                                   rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softmax", "linear"])

@@ -130,14 +130,15 @@ def test_a_sequential_and_the_same_functional_model_train_to_identical_weights()
         np.testing.assert_array_equal(a, b)
 
 
-def test_dicts_of_inputs_and_outputs():
+@pytest.mark.parametrize("eager", [False, True])
+def test_dicts_of_inputs_and_outputs(eager):
     a, b = layers.Input((3,), name="left"), layers.Input((2,), name="right")
     h = layers.Concatenate()([a, b])
     model = models.Model({"left": a, "right": b},
                          {"score": layers.Dense(1, name="s")(h), "kind": layers.Dense(2, activation="softmax")(h)})
     assert model.input_names == ["left", "right"] and model.output_names == ["score", "kind"]
     model.compile("adam", loss={"score": "mse", "kind": "sparse_categorical_crossentropy"},
-                  loss_weights={"kind": 2.0}, metrics={"kind": "accuracy"})
+                  loss_weights={"kind": 2.0}, metrics={"kind": "accuracy"}, run_eagerly=eager)
     rng = np.random.default_rng(0)
     x = {"left": rng.standard_normal((20, 3)), "right": rng.standard_normal((20, 2))}
     y = {"score": rng.standard_normal(20), "kind": rng.integers(0, 2, 20)}

@@ -67,6 +67,8 @@ def test_a_model_without_an_input_shape_builds_from_its_data():
     model.compile("sgd", "mse")
     model.fit(np.ones((8, 6)), np.ones(8), verbose=0)
     assert model.built and model.input_shape == (None, 6) and model.count_params() == 6 * 4 + 4 + 5
+    called = models.Sequential([layers.Dense(2)])
+    assert called(np.ones((1, 3))).shape == (1, 2) and called.input_shape == (None, 3)
     other = models.Sequential([layers.Dense(2)])
     other.build((None, 3))
     assert other.layers[0].kernel.shape == (3, 2)

@@ -141,3 +141,28 @@ def test_run_eagerly_switches_the_path():
         regression_model().evaluate(x, y)
     with pytest.raises(ValueError, match="not built yet"):
         models.Sequential([layers.Dense(2)]).execution_plan()
+
+
+def test_threads_predicting_with_a_new_model_agree_with_one_thread():
+    """The first calls make the plan (moving the weights into its buffer): one thread at a time."""
+    import threading
+
+    x = np.random.default_rng(3).standard_normal((300, 4)).astype(np.float32)
+    expected = regression_model(5).predict(x)
+    for _ in range(5):
+        model = regression_model(5)
+        results, errors = [], []
+
+        def work():
+            try:
+                results.append(model.predict(x))
+            except Exception as e:  # reported below
+                errors.append(e)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and len(results) == 4
+        for r in results:
+            np.testing.assert_array_equal(r, expected)

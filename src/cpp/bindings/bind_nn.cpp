@@ -278,10 +278,15 @@ public:
 
     // Views of the last step's scratch, valid until the next call: what Python metrics read.
     static py::object predictions(const py::object& self, int o) {
-        const ProgramBinding& b = self.cast<const ProgramBinding&>();
+        ProgramBinding& b = self.cast<ProgramBinding&>();
         b.output_index(o);
         const int64_t K = b.program_->output_width(o);
-        return py::array_t<float>({b.program_->last_rows(), K}, b.program_->predictions(o), self);
+        const float* p = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(b.mutex_);
+            p = b.program_->predictions(o);
+        }
+        return py::array_t<float>({b.program_->last_rows(), K}, p, self);
     }
 
     static py::object targets(const py::object& self, int o) {

@@ -232,6 +232,7 @@ void Program::analyse() {
     labels_.assign(O, {});
     cur_labels_.assign(O, 0);
     cur_weights_.assign(O, 0);
+    pred_done_.assign(O, 0);
     written_.assign(static_cast<size_t>(V), 0);
     act_done_.assign(static_cast<size_t>(V), 0);
     left_.assign(static_cast<size_t>(V), 0);
@@ -457,13 +458,32 @@ void Program::contribute_activation_grad(int v, const float* dy, const float* y,
     contributed(v);
 }
 
+const float* Program::predictions(int o) {
+    const size_t oi = static_cast<size_t>(o);
+    if (!pred_done_[oi] && last_rows_ > 0) {
+        const Val z = val_[static_cast<size_t>(outputs_[oi].z)];
+        activation_forward(pred_[oi], z.p, z.ld, last_rows_, widths_[static_cast<size_t>(outputs_[oi].z)],
+                           outputs_[oi].act);
+        pred_done_[oi] = 1;
+    }
+    return pred_[oi];
+}
+
 void Program::losses(int64_t B, bool backward, double* stats) {
     for (size_t oi = 0; oi < outputs_.size(); ++oi) {
         const ProgramOutput& o = outputs_[oi];
         const int z = o.z;
         const Val zv = val_[static_cast<size_t>(z)];
         const int64_t K = widths_[static_cast<size_t>(z)];
-        activation_forward(pred_[oi], zv.p, zv.ld, B, K, o.act);
+        // The predictions only where something reads them: an element-wise loss, the binary
+        // accuracy, or an argmax that the activation does not preserve (relu's ties at 0).
+        const bool fused = o.loss == LossKind::softmax_xent || o.loss == LossKind::sigmoid_bce;
+        const bool argmax_of_z = o.act != Activation::relu;
+        const bool need_p = (o.loss != LossKind::none && !fused) ||
+                            o.metric == MetricKind::binary_accuracy ||
+                            (o.metric == MetricKind::categorical_accuracy && !argmax_of_z);
+        pred_done_[oi] = need_p;
+        if (need_p) activation_forward(pred_[oi], zv.p, zv.ld, B, K, o.act);
         const float* p = pred_[oi];
         double loss = 0.0, metric = 0.0;
         const bool has_labels = cur_labels_[oi] != 0;
@@ -473,7 +493,6 @@ void Program::losses(int64_t B, bool backward, double* stats) {
             if (has_labels) t.labels = labels;
             else t.rows = tgt_[oi];
             t.weights = cur_weights_[oi] ? sw_[oi] : nullptr;
-            const bool fused = o.loss == LossKind::softmax_xent || o.loss == LossKind::sigmoid_bce;
             const bool wants = backward && wants_grad_[static_cast<size_t>(z)];
             const bool direct = fused || o.act == Activation::linear;
             bool acc = false;
@@ -496,9 +515,11 @@ void Program::losses(int64_t B, bool backward, double* stats) {
             for (int64_t i = 0; i < B; ++i) loss += row_loss_[static_cast<size_t>(i)];
         }
         if (o.metric == MetricKind::categorical_accuracy) {
+            const float* scores = need_p ? p : zv.p;  // softmax, sigmoid, tanh keep the argmax
+            const int64_t ld = need_p ? K : zv.ld;
             for (int64_t i = 0; i < B; ++i) {
                 const int64_t truth = has_labels ? labels[i] : argmax_row(tgt_[oi] + i * K, K);
-                metric += argmax_row(p + i * K, K) == truth;
+                metric += argmax_row(scores + i * ld, K) == truth;
             }
         } else if (o.metric == MetricKind::binary_accuracy) {
             const float* t = tgt_[oi];
@@ -672,6 +693,7 @@ void Program::predict(const std::vector<const float*>& x, const std::vector<int6
     // Blocks of rows small enough that each layer's output stays in cache for the next layer.
     const int64_t block = 512;
     reserve(n < block ? (n > 0 ? n : 1) : block);
+    last_rows_ = 0;  // the last step's values are overwritten: nothing of it can be read now
     for (int64_t r0 = 0; r0 < n; r0 += block) {
         const int64_t m = n - r0 < block ? n - r0 : block;
         for (size_t i = 0; i < input_values_.size(); ++i)

@@ -96,7 +96,7 @@ public:
     // The last train_step / test_step: its row count, output o's predictions (rows x K) and its
     // gathered target rows (null when it has labels) or labels (null when it has rows).
     int64_t last_rows() const { return last_rows_; }
-    const float* predictions(int o) const { return pred_[static_cast<size_t>(o)]; }
+    const float* predictions(int o);
     const float* target_rows(int o) const {
         return cur_labels_[static_cast<size_t>(o)] ? nullptr : tgt_[static_cast<size_t>(o)];
     }
@@ -156,6 +156,7 @@ private:
     std::vector<double> partials_;      // the regularizers' chunk sums
     int64_t last_rows_ = 0;
     std::vector<char> cur_labels_, cur_weights_;  // per output: the data has labels / weights
+    std::vector<char> pred_done_;                 // per output: pred_ holds this step's
 
     // Per step:
     std::vector<char> written_, act_done_, param_written_;

@@ -52,8 +52,8 @@ def deserialize(config: Dict[str, Any], custom_objects: Optional[Dict[str, Any]]
     Raises:
         ValueError: an unknown class name (the message names it and says how to pass it).
     """
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(str(name))
+    name = str(config.get("class_name"))
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:
         raise ValueError(f"Unknown layer: {name!r}. Pass your own classes with "
                          f"custom_objects={{{name!r}: {name}}}")

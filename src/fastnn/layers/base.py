@@ -123,6 +123,8 @@ def _shape_of(x: Any) -> Shape:
 
 
 def _map(structure: Any, fn: Any) -> Any:
+    if isinstance(structure, dict):
+        return {k: _map(v, fn) for k, v in structure.items()}
     if isinstance(structure, (list, tuple)):
         return type(structure)(_map(s, fn) for s in structure)
     return fn(structure)
@@ -145,6 +147,8 @@ class Layer:
     Raises:
         ValueError: a bad input shape or a dtype other than float32.
     """
+
+    _layers: List[Layer]  # the layers set as attributes (tracked by __setattr__)
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Optional[Sequence[Optional[int]]] = None,
@@ -482,7 +486,7 @@ class Layer:
 
     # ---- configuration ----------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
-        """The constructor's arguments, as a model file stores them (``from_config`` inverts it).
+        """The constructor's arguments, as a model file stores them (the class method from_config inverts it).
 
         Returns:
             A dict of JSON-friendly values.

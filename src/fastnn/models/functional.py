@@ -249,9 +249,9 @@ class Functional(Model):
         Returns:
             A JSON-friendly dict.
         """
-        layers = []
+        layers: List[Dict[str, Any]] = []
         for layer in self.layers:
-            entry = serialize_layer(layer) if not isinstance(layer, Model) else \
+            entry: Dict[str, Any] = serialize_layer(layer) if not isinstance(layer, Model) else \
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
@@ -335,7 +335,7 @@ def deserialize_any(entry: Dict[str, Any], custom_objects: Optional[Dict[str, An
     """A layer or a nested model from its ``{"class_name", "config"}`` entry."""
     cls = MODEL_CLASSES.get(entry.get("class_name", ""))
     if cls is not None:
-        return cls.from_config(entry["config"], custom_objects)  # type: ignore[attr-defined,no-any-return]
+        return cls.from_config(entry["config"], custom_objects)  # type: ignore[no-any-return]
     return deserialize_layer(entry, custom_objects)
 
 

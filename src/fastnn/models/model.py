@@ -129,7 +129,7 @@ class Model(Trainer, Layer):
 
         Args:
             inputs: the inputs (an array or Tensor, or a list of them).
-            training: True in ``fit``. Defaults to None.
+            training: True while fit trains. Defaults to None.
 
         Raises:
             NotImplementedError: a subclass that does not define it.
@@ -139,7 +139,7 @@ class Model(Trainer, Layer):
 
     # ---- the weights as a whole -----------------------------------------------------------------
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
-        """A layer of the model by name or by index in ``layers``.
+        """A layer of the model by name or by index in its list of layers.
 
         Args:
             name: the layer's name. Defaults to None.
@@ -178,11 +178,11 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn or print)
 
     def get_config(self) -> Dict[str, Any]:
-        """The model's architecture as a dict (``from_config`` inverts it).
+        """The model's architecture as a dict (the class method from_config inverts it).
 
         Raises:
             NotImplementedError: a subclassed model, whose ``call`` is code: define
-                ``get_config`` (and ``from_config``) to save it.
+                get_config (and from_config) to save it.
         """
         raise NotImplementedError(f"{type(self).__name__} is a subclassed model; define "
                                   f"get_config() (and from_config()) to describe it")

@@ -135,6 +135,11 @@ class Sequential(Functional):
     def _build_for(self, xs: List[np.ndarray]) -> None:
         self.build((None,) + tuple(xs[0].shape[1:]))
 
+    def _maybe_build(self, shapes: Any) -> None:
+        # Called on data (or on a symbolic tensor) before its input shape was known.
+        if not self.built and isinstance(shapes, tuple) and self._stack:
+            self.build((None,) + tuple(shapes[1:]))
+
     def _input_names(self) -> List[str]:
         return self.input_names if self.built else ["input"]
 

@@ -62,7 +62,7 @@ class OutputSpec:
     @property
     def sparse(self) -> bool:
         """Whether the targets are integer class indices."""
-        return self.loss == "sparse_categorical_crossentropy"
+        return bool(self.loss == "sparse_categorical_crossentropy")
 
     def resolve_metrics(self, y: Optional[np.ndarray]) -> None:
         """Chooses each metric's function, 'accuracy' as Keras does: from the loss, the output's
@@ -153,7 +153,7 @@ class Tracker:
         self.loss_sums = [0.0] * len(self.outputs)
         self.metric_sums = [[0.0] * len(o.metrics) for o in self.outputs]
 
-    def add(self, rows: int, loss_sums: Sequence[float], metric_sums: Sequence[Sequence[float]],
+    def add(self, rows: int, loss_sums: Any, metric_sums: Sequence[Sequence[float]],
             penalty: float) -> None:
         """Adds one batch: its row count, each output's summed weighted loss, each metric's sum
         and the regularization penalty."""

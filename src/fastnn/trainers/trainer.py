@@ -11,7 +11,8 @@ when the model, its compile settings or its trainable weights change, and report
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class _Plan:
         self.program: Any = None
         self.weights: Optional[FlatWeights] = None
         self.outputs: Optional[List[OutputSpec]] = None
-        self.metric_kernels: List[Optional[int]] = []  # per output: the metric the program counts
+        self.metric_kernels: List[Any] = []  # per output: the metric the program counts (or None)
         self.reasons: Dict[str, Optional[str]] = {}
 
 
@@ -64,6 +65,20 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
 
 class Trainer:
     """The training API of every fastnn model (mixed into ``models.Model``)."""
+
+    if TYPE_CHECKING:  # what the Layer half of a Model provides
+        built: bool
+
+        @property
+        def trainable_weights(self) -> List[Variable]: ...
+
+        @property
+        def non_trainable_weights(self) -> List[Variable]: ...
+
+        @property
+        def losses(self) -> List[Any]: ...
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
     compiled = False
     optimizer: Optional[optimizers.Optimizer] = None
@@ -187,12 +202,14 @@ class Trainer:
                 self._compile_version, self._graph_version(), self._run_eagerly)
 
     def _current_plan(self) -> _Plan:
-        plan = self._plan
-        if plan is None or plan.key != self._plan_key():
-            plan = self._make_plan()
-            plan.key = self._plan_key()
-            self._plan = plan
-        return plan
+        # One thread at a time decides: making a plan moves the weights into its buffer.
+        with self.__dict__.setdefault("_plan_lock", threading.RLock()):
+            plan = self._plan
+            if plan is None or plan.key != self._plan_key():
+                plan = self._make_plan()
+                plan.key = self._plan_key()
+                self._plan = plan
+            return plan
 
     def _make_plan(self) -> _Plan:
         plan = _Plan()
@@ -309,7 +326,7 @@ class Trainer:
         program = plan.program
         assert plan.outputs is not None
         outputs = plan.outputs
-        spec = []
+        spec: List[Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]] = []
         for o, y, sw in zip(outputs, data.y, data.sample_weight):
             if y is None:
                 spec.append((None, None, sw))
@@ -356,7 +373,7 @@ class Trainer:
         outputs = plan.outputs
         optimizer = self.optimizer
 
-        def take(arrays: List[Optional[np.ndarray]], rows: np.ndarray) -> List[Optional[np.ndarray]]:
+        def take(arrays: Sequence[Optional[np.ndarray]], rows: np.ndarray) -> List[Any]:
             return [None if a is None else np.take(a, rows, axis=0) for a in arrays]
 
         def step(rows: np.ndarray) -> None:
@@ -591,8 +608,8 @@ class Trainer:
         plan = self._current_plan()
         batched = cbs.wants_batches("predict")
         shapes = self._output_shapes()
-        outs = [np.empty((n,) + tuple(s[1:]) if None not in s[1:] else (0,), np.float32)
-                for s in shapes]
+        outs = [np.empty((n,) + tuple(int(d or 0) for d in s[1:]) if None not in s[1:] else (0,),
+                         np.float32) for s in shapes]
         if plan.reasons["predict"] is None:
             step = batch_size if batched else max(1, n)
             for b, start in enumerate(range(0, n, step)):
