@@ -292,21 +292,10 @@ class Variable(Tensor):
         return self
 
     def _set_storage(self, array: np.ndarray) -> None:
-        """Makes ``array`` (float32, of the variable's shape) the variable's storage. Compiled
-        programs hold raw pointers to variables' storage: the epoch tells them to re-read it."""
-        global _storage_epoch
+        """Makes ``array`` (float32, of the variable's shape) the variable's storage: a fresh copy
+        when a tape holds the old one, or a view into a model's flat buffer of weights."""
         self._value = array
         self._recorders = 0
-        _storage_epoch += 1
-
-
-def storage_epoch() -> int:
-    """A counter that changes whenever some Variable's storage is replaced (not written in
-    place): a compiled program built before then must re-read the variables."""
-    return _storage_epoch
-
-
-_storage_epoch = 0
 
 
 class GradientTape:

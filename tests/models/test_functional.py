@@ -204,3 +204,29 @@ def test_config_round_trip_and_clone():
     clone = models.clone_model(model)
     assert all(not np.array_equal(a, b) for a, b in zip(clone.get_weights()[::2], model.get_weights()[::2]))
     assert len(clone.weights) == len(model.weights)
+
+
+def test_models_that_share_layers_see_each_others_training():
+    """An encoder in two models (Keras' autoencoder + classifier pattern): each model's compiled
+    program keeps the weights in its own buffer, and takes them back when the other moved them."""
+    set_random_seed(6)
+    i = layers.Input((6,))
+    encoder = layers.Dense(4, activation="tanh", name="encoder")
+    code = encoder(i)
+    autoencoder = models.Model(i, layers.Dense(6, name="decoder")(code))
+    classifier = models.Model(i, layers.Dense(2, activation="softmax", name="head")(code))
+    autoencoder.compile("adam", "mse")
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((64, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    for _ in range(3):
+        before = encoder.get_weights()[0]
+        classifier.fit(x, y, epochs=1, verbose=0)
+        moved = encoder.get_weights()[0]
+        assert not np.array_equal(before, moved)
+        reference = np.tanh(x @ moved + encoder.get_weights()[1]) @ \
+            autoencoder.get_layer("decoder").get_weights()[0] + autoencoder.get_layer("decoder").get_weights()[1]
+        np.testing.assert_allclose(autoencoder.predict(x), reference, rtol=1e-4, atol=1e-5)
+        autoencoder.fit(x, x, epochs=1, verbose=0)
+        assert not np.array_equal(encoder.get_weights()[0], moved)
+    assert classifier.execution_plan()["fit"].startswith("compiled")

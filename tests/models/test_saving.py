@@ -78,11 +78,12 @@ def test_nested_models_and_unbuilt_ones(tmp_path):
 
 @pytest.mark.parametrize("name", ["v1_sequential", "v1_uncompiled"])
 def test_files_of_format_version_1_still_load(name):
-    """Written by fastnn 0.1 (before the functional API), with their predictions."""
+    """Written by fastnn 0.1 (before the functional API), with their predictions (made on the
+    AVX-512 path: the other paths round differently in the last bits)."""
     model = models.load_model(DATA / f"{name}.fnn")
     x = np.load(DATA / "v1_sequential_x.npy")
     x = x if name == "v1_sequential" else x[:, :3]
-    np.testing.assert_array_equal(model.predict(x), np.load(DATA / f"{name}_y.npy"))
+    np.testing.assert_allclose(model.predict(x), np.load(DATA / f"{name}_y.npy"), rtol=1e-5, atol=1e-6)
     if name == "v1_sequential":
         assert model.compiled and type(model.optimizer) is optimizers.Adam
         assert model.optimizer.learning_rate == 0.002

@@ -1,6 +1,7 @@
 // Bindings of the layers' C++ pairs (dense, dropout) and of the compiled program.
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -111,7 +112,7 @@ class ProgramBinding;
 
 // One dataset's arrays, checked against the program that made it (and kept alive).
 struct DataBinding {
-    const ProgramBinding* owner = nullptr;
+    uint64_t owner = 0;  // the id of the program that checked them
     ProgramData data;
     std::vector<py::object> keep;
 };
@@ -176,7 +177,7 @@ public:
 
     DataBinding data(const std::vector<py::array>& inputs, const std::vector<TargetSpec>& targets) const {
         DataBinding d;
-        d.owner = this;
+        d.owner = id_;
         if (static_cast<int>(inputs.size()) != program_->n_inputs())
             throw py::value_error("the program takes " + std::to_string(program_->n_inputs()) + " inputs");
         if (static_cast<int>(targets.size()) != program_->n_outputs())
@@ -317,7 +318,7 @@ private:
     }
 
     void mine(const DataBinding& d) const {
-        if (d.owner != this) throw py::value_error("this data was bound by another program");
+        if (d.owner != id_) throw py::value_error("this data was bound by another program");
     }
 
     void output_index(int o) const {
@@ -379,6 +380,12 @@ private:
         return o;
     }
 
+    static uint64_t next_id() {
+        static std::atomic<uint64_t> ids{0};
+        return ++ids;
+    }
+
+    const uint64_t id_ = next_id();  // not the address: a later program may reuse that
     py::array params_, grads_;
     std::vector<py::object> keep_;
     std::unique_ptr<Program> program_;

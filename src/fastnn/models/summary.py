@@ -41,11 +41,11 @@ def _graph_rows(model: Any) -> tuple[List[List[str]], bool]:
 
 
 def _wrap(text: str, width: int) -> List[str]:
-    """Lines of at most ``width`` characters, broken after ', ' where possible."""
+    """Lines of at most ``width`` characters, broken at a space where possible."""
     lines: List[str] = []
     while len(text) > width:
-        cut = text.rfind(", ", 0, width - 1)
-        cut = width - 1 if cut <= 0 else cut + 1
+        cut = text.rfind(" ", 0, width + 1)
+        cut = width if cut <= 0 else cut
         lines.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return lines + [text]
@@ -63,9 +63,10 @@ def print_summary(model: Any, line_length: Optional[int] = None,
     from_graph = hasattr(model, "_nodes") and model.built
     if from_graph:
         rows, connected = _graph_rows(model)
-    else:
+    else:  # a subclassed model (or an unbuilt Sequential): each layer as it was built
         connected = False
-        rows = [[f"{layer.name} ({type(layer).__name__})", "?" if not layer.built else "",
+        rows = [[f"{layer.name} ({type(layer).__name__})",
+                 _shape(layer.compute_output_shape(layer._build_shapes)) if layer.built else "?",
                  f"{layer.count_params():,}" if layer.built else "0 (unbuilt)", ""]
                 for layer in model.layers]
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])

@@ -45,13 +45,25 @@ class FlatWeights:
         self.params = np.empty(total, np.float32)
         self.grads = np.zeros(self.n_trainable, np.float32)
         self.offsets: Dict[int, int] = {}
+        self.views: List[np.ndarray] = []
         offset = 0
         for v in self.variables:
             n = v.size
             self.params[offset:offset + n] = v._value.reshape(-1)
-            v._set_storage(self.params[offset:offset + n].reshape(v.shape))
+            view = self.params[offset:offset + n].reshape(v.shape)
+            v._set_storage(view)
+            self.views.append(view)
             self.offsets[id(v)] = offset
             offset += n
+
+    def claim(self) -> None:
+        """Brings back into this buffer (with their current values) the variables that left it:
+        another model that shares them made its own buffer, or a tape held a value as it was
+        assigned. The program reads this buffer, so every step claims it first."""
+        for v, view in zip(self.variables, self.views):
+            if v._value is not view:
+                view[...] = v._value
+                v._set_storage(view)
 
     def offset(self, v: Variable) -> int:
         """Where ``v`` starts in the flat buffer."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 import numpy as np
 
 from .. import _C, losses, metrics as metrics_module, ops, optimizers
-from ..autograd import GradientTape, Tensor, Variable, storage_epoch
+from ..autograd import GradientTape, Tensor, Variable
 from ..callbacks import History
 from ..layers.base import NotCompilable
 from ..layers.node import KerasTensor, Node, flatten
@@ -197,7 +197,7 @@ class Trainer:
 
     def _plan_key(self) -> Tuple[Any, ...]:
         trainable = self.trainable_weights
-        return (storage_epoch(), tuple(id(v) for v in trainable),
+        return (tuple(id(v) for v in trainable),
                 tuple(id(v) for v in self.non_trainable_weights), id(self.optimizer),
                 self._compile_version, self._graph_version(), self._run_eagerly)
 
@@ -209,6 +209,8 @@ class Trainer:
                 plan = self._make_plan()
                 plan.key = self._plan_key()
                 self._plan = plan
+            elif plan.weights is not None:
+                plan.weights.claim()
             return plan
 
     def _make_plan(self) -> _Plan:
@@ -346,7 +348,11 @@ class Trainer:
         need_python = any(python_metrics)
         losses_view = stats[0:2 * len(outputs):2]  # a view: the program writes stats in place
 
+        weights = plan.weights
+        assert weights is not None
+
         def step(rows: np.ndarray) -> None:
+            weights.claim()  # a callback may have run a model that shares these weights
             if training:
                 assert optimizer is not None
                 optimizer.iterations += 1
@@ -615,6 +621,8 @@ class Trainer:
             for b, start in enumerate(range(0, n, step)):
                 if batched:
                     cbs.on_predict_batch_begin(b)
+                    assert plan.weights is not None
+                    plan.weights.claim()  # the callback may have run a model sharing them
                 plan.program.predict([_as_2d(a[start:start + step]) for a in xs],
                                      [_as_2d(o[start:start + step]) for o in outs])
                 if batched:
