@@ -230,3 +230,14 @@ def test_models_that_share_layers_see_each_others_training():
         autoencoder.fit(x, x, epochs=1, verbose=0)
         assert not np.array_equal(encoder.get_weights()[0], moved)
     assert classifier.execution_plan()["fit"].startswith("compiled")
+
+
+def test_freezing_a_whole_model_freezes_its_layers():
+    i = layers.Input((3,))
+    inner = layers.Dense(4)
+    model = models.Model(i, layers.Dense(2)(inner(i)))
+    model.trainable = False
+    assert model.trainable_weights == [] and len(model.non_trainable_weights) == 4
+    assert not inner.trainable
+    model.trainable = True
+    assert len(model.trainable_weights) == 4

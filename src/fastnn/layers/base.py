@@ -62,6 +62,20 @@ def reset_names() -> None:
         _name_counts.clear()
 
 
+_structure = [0]
+
+
+def structure_version() -> int:
+    """A counter that moves whenever some layer's weights, sublayers or trainable flag change,
+    or a model's graph does: what a compiled model was built from may then differ."""
+    return _structure[0]
+
+
+def structure_changed() -> None:
+    """Moves ``structure_version`` (the layers call it; so do models that change their graph)."""
+    _structure[0] += 1
+
+
 class _CallContext(threading.local):
     """The ``training`` flag of the outermost call on this thread: a layer called without one
     inherits it, as in Keras (a subclassed model's ``call`` need not pass it on)."""
@@ -182,11 +196,13 @@ class Layer:
             for item in items:
                 if isinstance(item, Layer) and item is not self and item not in self._layers:
                     self._layers.append(item)
+                    structure_changed()
                 elif isinstance(item, Variable) and "_trainable_variables" in self.__dict__:
                     known = self._trainable_variables + self._non_trainable_variables
                     if not any(v is item for v in known):
                         (self._trainable_variables if item.trainable
                          else self._non_trainable_variables).append(item)
+                        structure_changed()
         object.__setattr__(self, name, value)
 
     @property
@@ -199,7 +215,8 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for layer in self._layers:
+        structure_changed()
+        for layer in self._sublayers():
             layer.trainable = value
 
     @property
@@ -234,6 +251,7 @@ class Layer:
         shape = tuple(int(d) for d in shape)
         var = Variable(initializers.get(initializer)(shape), trainable=trainable, name=name)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
+        structure_changed()
         reg = regularizers.get(regularizer)
         if reg is not None:
             self._regularizers.append((var, reg))
@@ -250,13 +268,15 @@ class Layer:
     def _all_layers(self) -> List[Layer]:
         """This layer and every layer under it, each once, depth first."""
         found: List[Layer] = []
+        seen = set()
         stack = [self]
         while stack:
-            layer = stack.pop(0)
-            if any(layer is f for f in found):
+            layer = stack.pop()
+            if id(layer) in seen:
                 continue
+            seen.add(id(layer))
             found.append(layer)
-            stack[:0] = layer._sublayers()
+            stack.extend(reversed(layer._sublayers()))
         return found
 
     def _sublayers(self) -> List[Layer]:
@@ -264,9 +284,11 @@ class Layer:
 
     def _collect(self, trainable: Optional[bool]) -> List[Variable]:
         out: List[Variable] = []
+        seen = set()
         for layer in self._all_layers():
             for v in layer._own_weights(trainable):
-                if not any(v is o for o in out):
+                if id(v) not in seen:
+                    seen.add(id(v))
                     out.append(v)
         return out
 

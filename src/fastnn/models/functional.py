@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..layers import InputLayer, deserialize as deserialize_layer, serialize as serialize_layer
-from ..layers.base import Layer
+from ..layers.base import Layer, structure_changed
 from ..layers.node import KerasTensor, Node, flatten, nodes_between
 from ..trainers.program import ProgramBuilder
 from .model import Model
@@ -52,7 +52,6 @@ class Functional(Model):
     def __init__(self, inputs: Any, outputs: Any, name: Optional[str] = None,
                  trainable: bool = True) -> None:
         Model.__init__(self, name=name, trainable=trainable)
-        self._version = 0
         self._init_graph(inputs, outputs)
 
     def _init_graph(self, inputs: Any, outputs: Any) -> None:
@@ -91,7 +90,7 @@ class Functional(Model):
         self._in_names = _structure_names(inputs, ins, "inputs")
         self._out_names = _structure_names(outputs, outs, "outputs")
         self.built = True
-        self._version += 1
+        structure_changed()
 
     # ---- structure ---------------------------------------------------------------------------------
     @property
@@ -153,9 +152,6 @@ class Functional(Model):
 
     def _graph(self) -> Tuple[List[KerasTensor], List[KerasTensor], List[Node]]:
         return self.inputs, self.outputs, self._nodes
-
-    def _graph_version(self) -> int:
-        return self._version
 
     def _pack_inputs(self, xs: List[Any]) -> Any:
         if isinstance(self._inputs_struct, dict):

@@ -112,9 +112,6 @@ class Model(Trainer, Layer):
         raise NotCompilable(f"'{self.name}' is a subclassed model: its call() is Python code, "
                             f"which runs op by op")
 
-    def _graph_version(self) -> int:
-        return 0
-
     def _pack_inputs(self, xs: List[Any]) -> Any:
         return xs[0] if len(xs) == 1 else list(xs)
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..layers import InputLayer, serialize as serialize_layer
-from ..layers.base import Layer
+from ..layers.base import Layer, structure_changed
 from ..layers.node import KerasTensor
 from .functional import Functional, deserialize_any
 from .model import Model
@@ -35,7 +35,6 @@ class Sequential(Functional):
     def __init__(self, layers: Optional[Sequence[Any]] = None, name: Optional[str] = None,
                  trainable: bool = True) -> None:
         Model.__init__(self, name=name, trainable=trainable)
-        self._version = 0
         self._stack: List[Layer] = []
         self._input_layer: Optional[InputLayer] = None
         self._implicit_input = False
@@ -102,7 +101,7 @@ class Sequential(Functional):
         shape = batch_shape or self._input_batch_shape()
         if shape is None or not self._stack:
             self.built = False
-            self._version += 1
+            structure_changed()
             return
         if self._input_layer is None or tuple(self._input_layer.batch_shape) != tuple(shape):
             self._input_layer = InputLayer(batch_shape=shape)

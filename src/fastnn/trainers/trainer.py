@@ -19,7 +19,7 @@ import numpy as np
 from .. import _C, losses, metrics as metrics_module, ops, optimizers
 from ..autograd import GradientTape, Tensor, Variable
 from ..callbacks import History
-from ..layers.base import NotCompilable
+from ..layers.base import NotCompilable, structure_version
 from ..layers.node import KerasTensor, Node, flatten
 from ..utils import get_rng
 from .callback_list import CallbackList
@@ -109,9 +109,6 @@ class Trainer:
     def _graph(self) -> Tuple[List[KerasTensor], List[KerasTensor], List[Node]]:
         raise NotImplementedError
 
-    def _graph_version(self) -> int:
-        raise NotImplementedError
-
     def _pack_inputs(self, xs: List[Any]) -> Any:
         raise NotImplementedError
 
@@ -196,10 +193,7 @@ class Trainer:
         return out
 
     def _plan_key(self) -> Tuple[Any, ...]:
-        trainable = self.trainable_weights
-        return (tuple(id(v) for v in trainable),
-                tuple(id(v) for v in self.non_trainable_weights), id(self.optimizer),
-                self._compile_version, self._graph_version(), self._run_eagerly)
+        return (structure_version(), id(self.optimizer), self._compile_version, self._run_eagerly)
 
     def _current_plan(self) -> _Plan:
         # One thread at a time decides: making a plan moves the weights into its buffer.
@@ -609,10 +603,11 @@ class Trainer:
         if not self.built:
             self._build_for(xs)
         n = len(xs[0])
-        cbs = CallbackList(callbacks, self, 0, 1, math.ceil(n / batch_size))
-        cbs.on_predict_begin()
+        cbs = CallbackList(callbacks, self, 0, 1, math.ceil(n / batch_size)) if callbacks else None
+        if cbs is not None:
+            cbs.on_predict_begin()
         plan = self._current_plan()
-        batched = cbs.wants_batches("predict")
+        batched = cbs is not None and cbs.wants_batches("predict")
         shapes = self._output_shapes()
         outs = [np.empty((n,) + tuple(int(d or 0) for d in s[1:]) if None not in s[1:] else (0,),
                          np.float32) for s in shapes]
@@ -620,26 +615,30 @@ class Trainer:
             step = batch_size if batched else max(1, n)
             for b, start in enumerate(range(0, n, step)):
                 if batched:
+                    assert cbs is not None and plan.weights is not None
                     cbs.on_predict_batch_begin(b)
-                    assert plan.weights is not None
                     plan.weights.claim()  # the callback may have run a model sharing them
                 plan.program.predict([_as_2d(a[start:start + step]) for a in xs],
                                      [_as_2d(o[start:start + step]) for o in outs])
                 if batched:
+                    assert cbs is not None
                     cbs.on_predict_batch_end(b)
         else:
             parts: List[List[np.ndarray]] = [[] for _ in shapes]
             for b, start in enumerate(range(0, n, batch_size)):
                 if batched:
+                    assert cbs is not None
                     cbs.on_predict_batch_begin(b)
                 batch = [a[start:start + batch_size] for a in xs]
                 out = self._unpack_outputs(self(self._pack_inputs(batch), training=False))
                 for i, o in enumerate(out):
                     parts[i].append(np.asarray(o, dtype=np.float32))
                 if batched:
+                    assert cbs is not None
                     cbs.on_predict_batch_end(b)
             outs = [np.concatenate(p) if p else np.zeros((0,), np.float32) for p in parts]
-        cbs.on_predict_end()
+        if cbs is not None:
+            cbs.on_predict_end()
         return self._pack_outputs(outs)
 
     # ---- one batch -----------------------------------------------------------------------------------
