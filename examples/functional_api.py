@@ -29,7 +29,8 @@ def halves(images: np.ndarray) -> list:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -54,8 +55,8 @@ def main() -> None:
     history = model.fit(halves(train_images), targets, epochs=args.epochs, batch_size=128,
                         validation_split=0.1, verbose=2)
     print("logged:", ", ".join(history.history))
-    results = model.evaluate(halves(test_images), [test_labels, (test_labels % 2 == 0).astype("float32")],
-                             verbose=0, return_dict=True)
+    test_targets = [test_labels, (test_labels % 2 == 0).astype("float32")]
+    results = model.evaluate(halves(test_images), test_targets, verbose=0, return_dict=True)
     print(f"test digit accuracy {results['digit_accuracy']:.4f}, "
           f"test even accuracy {results['even_accuracy']:.4f}")
 

@@ -86,7 +86,8 @@ def test_defaults_and_names():
     assert optimizers.get("sgd").get_config() == {"learning_rate": 0.01, "momentum": 0.0,
                                                   "nesterov": False}
     assert optimizers.get("adagrad").initial_accumulator_value == 0.1
-    assert optimizers.get({"class_name": "Adam", "config": {"learning_rate": 0.5}}).learning_rate == 0.5
+    adam = optimizers.get({"class_name": "Adam", "config": {"learning_rate": 0.5}})
+    assert adam.learning_rate == 0.5
     assert optimizers.SGD.from_config({"learning_rate": 0.2}).learning_rate == 0.2
     with pytest.raises(ValueError, match="Valid optimizers: adagrad, adam, rmsprop, sgd"):
         optimizers.get("adamw")
@@ -127,7 +128,8 @@ def test_a_custom_training_loop_with_a_tape():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 5)).astype(np.float32)
     y = (x @ rng.standard_normal((5, 1))).astype(np.float32)
-    model = models.Sequential([layers.Input((5,)), layers.Dense(8, activation="tanh"), layers.Dense(1)])
+    model = models.Sequential([layers.Input((5,)), layers.Dense(8, activation="tanh"),
+                               layers.Dense(1)])
     opt = optimizers.Adam(0.05)
     first = None
     for _ in range(60):

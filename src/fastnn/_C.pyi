@@ -1,7 +1,7 @@
 # Types of fastnn's compiled module (src/cpp/bindings/). Private: the package calls it, after
 # checking shapes and dtypes; the docstrings are on the bindings.
 import enum
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt

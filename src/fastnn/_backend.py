@@ -277,7 +277,9 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False,
             return total
         return np.float32(np.nan)
     if isinstance(total, np.ndarray):
-        return binary(MULTIPLY, "mean", total, np.float32(1.0 / count), total) if count != 1 else total
+        if count == 1:
+            return total
+        return binary(MULTIPLY, "mean", total, np.float32(1.0 / count), total)
     return np.float32(np.float64(total) / count)
 
 
@@ -447,7 +449,8 @@ def concatenate(xs: Sequence[Any], axis: int = -1) -> np.ndarray:
         return np.concatenate(arrays, axis=axis)
     except ValueError as e:  # numpy's AxisError is one too
         shapes = ", ".join(str(a.shape) for a in arrays)
-        raise ValueError(f"concatenate along axis {axis}: shapes {shapes} do not fit ({e})") from None
+        raise ValueError(f"concatenate along axis {axis}: shapes {shapes} do not fit "
+                         f"({e})") from None
 
 
 # ---- optimizer updates ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ GradientTape differentiates it (relu's gradient at exactly 0 is 0, as in Keras a
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 from numpy.typing import ArrayLike

@@ -82,8 +82,9 @@ def _aligned(y_true: Any, y_pred: Any, name: str) -> Tuple[np.ndarray, Any]:
 def _logits(y_pred: Any, activation: str) -> Any:
     """The logits behind a Tensor that ops.softmax (rows of a 2-d array) or ops.sigmoid made
     (``activation``), else None."""
-    if isinstance(y_pred, Tensor) and y_pred._logits is not None and y_pred._logits[0] == activation:
-        return y_pred._logits[1]
+    logits = y_pred._logits if isinstance(y_pred, Tensor) else None
+    if logits is not None and logits[0] == activation:
+        return logits[1]
     return None
 
 

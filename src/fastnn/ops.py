@@ -13,8 +13,7 @@ which validates them and calls the kernels.
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any, Final, Optional, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -686,7 +685,8 @@ def dropout(x: TensorLike, rate: float, seed: int, counter: int = 0) -> ArrayOrT
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1). Received: rate={rate}")
     for name, value in (("seed", seed), ("counter", counter)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= value < 2**64:
             raise ValueError(f"dropout: {name} must be an integer in [0, 2**64). "
                              f"Received: {name}={value!r}")
     if isinstance(x, _Tensor):
@@ -710,7 +710,8 @@ def concatenate(xs: Any, axis: int = -1) -> ArrayOrTensor:
         TypeError: non-numeric input, or ``xs`` not a list or tuple.
     """
     if not isinstance(xs, (list, tuple)):
-        raise TypeError(f"concatenate takes a list or tuple of arrays; received {type(xs).__name__}")
+        raise TypeError(f"concatenate takes a list or tuple of arrays; received "
+                        f"{type(xs).__name__}")
     if any(isinstance(x, _Tensor) for x in xs):
         return _autograd.concatenate(xs, axis)
     return _B.concatenate(xs, axis)

@@ -30,7 +30,8 @@ def test_a_user_layer_builds_on_its_first_call_and_computes_with_ops():
     out = layer(np.ones((2, 3)))
     assert layer.built and isinstance(out, fastnn.Tensor)
     np.testing.assert_array_equal(np.asarray(out), np.ones((2, 3)))
-    np.testing.assert_array_equal(np.asarray(layer(np.ones((2, 3)), training=True)), 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(np.asarray(layer(np.ones((2, 3)), training=True)),
+                                  2 * np.ones((2, 3)))
     assert [v.name for v in layer.weights] == ["w", "c"]
     assert [v.name for v in layer.trainable_weights] == ["w"]
     assert [v.name for v in layer.non_trainable_weights] == ["c"]

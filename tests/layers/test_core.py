@@ -26,7 +26,8 @@ def test_dense_forward_matches_numpy(activation):
     x = rng.standard_normal((5, 3, 4)).astype(np.float32)  # any leading axes are batch axes
     out = np.asarray(layer(x))
     kernel, bias = layer.get_weights()
-    np.testing.assert_allclose(out, numpy_activation(activation, x @ kernel + bias), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, numpy_activation(activation, x @ kernel + bias),
+                               rtol=1e-5, atol=1e-6)
     assert out.shape == (5, 3, 7)
     for view in (x[::-1], x[:, :, ::2].repeat(2, axis=2), np.asfortranarray(x)):  # any layout
         np.testing.assert_allclose(np.asarray(layer(view)),
@@ -115,7 +116,8 @@ def test_dropout_masks_repeat_with_the_seed_and_go_through_the_gradient():
     np.testing.assert_array_equal(g, np.where(a != 0, 2.0, 0.0))
     seeded = layers.Dropout(0.5, seed=7)
     again = layers.Dropout(0.5, seed=7)
-    np.testing.assert_array_equal(np.asarray(seeded(x, training=True)), np.asarray(again(x, training=True)))
+    np.testing.assert_array_equal(np.asarray(seeded(x, training=True)),
+                                  np.asarray(again(x, training=True)))
     with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
         layers.Dropout(1.0)
     with pytest.raises(ValueError, match="noise_shape"):

@@ -24,9 +24,11 @@ def test_values_match_numpy(xs):
     np.testing.assert_allclose(np.asarray(layers.Multiply()(xs)), a * b * c, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(layers.Average()(xs)), (a + b + c) / 3, rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(layers.Concatenate()(xs)), np.concatenate(xs, -1))
-    np.testing.assert_array_equal(np.asarray(layers.Concatenate(axis=0)([a, b])), np.concatenate([a, b]))
+    np.testing.assert_array_equal(np.asarray(layers.Concatenate(axis=0)([a, b])),
+                                  np.concatenate([a, b]))
     np.testing.assert_allclose(np.asarray(layers.add([a, b])), a + b, rtol=1e-6)
-    np.testing.assert_array_equal(np.asarray(layers.concatenate([a, b])), np.concatenate([a, b], -1))
+    np.testing.assert_array_equal(np.asarray(layers.concatenate([a, b])),
+                                  np.concatenate([a, b], -1))
 
 
 def test_symbolic_shapes():

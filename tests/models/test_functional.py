@@ -84,8 +84,9 @@ def test_the_shared_layers_gradients_pass_gradcheck_on_both_paths():
     for eager in (False, True):
         set_random_seed(3)
         model = two_in_two_out()
-        model.compile(optimizer=optimizers.SGD(0.0), loss=["sparse_categorical_crossentropy", "mse"],
-                      loss_weights=[1.0, 0.5], run_eagerly=eager)
+        model.compile(optimizer=optimizers.SGD(0.0),
+                      loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
+                      run_eagerly=eager)
         model.test_on_batch(x, y)  # builds the plan (and the program's flat weights)
         weights = model.trainable_weights
 
@@ -98,7 +99,8 @@ def test_the_shared_layers_gradients_pass_gradcheck_on_both_paths():
 
                 with fastnn.GradientTape() as tape:
                     cls, reg = model(x, training=True)
-                    loss = ops.add(ops.mean(fastnn.losses.sparse_categorical_crossentropy(y[0], cls)),
+                    scce = fastnn.losses.sparse_categorical_crossentropy(y[0], cls)
+                    loss = ops.add(ops.mean(scce),
                                    ops.multiply(ops.mean(fastnn.losses.mse(y[1], reg)), 0.5))
                 return float(loss), tape.gradient(loss, weights)
             loss = model.train_on_batch(x, y)[0]  # SGD(0): a step that changes nothing
@@ -135,7 +137,8 @@ def test_dicts_of_inputs_and_outputs(eager):
     a, b = layers.Input((3,), name="left"), layers.Input((2,), name="right")
     h = layers.Concatenate()([a, b])
     model = models.Model({"left": a, "right": b},
-                         {"score": layers.Dense(1, name="s")(h), "kind": layers.Dense(2, activation="softmax")(h)})
+                         {"score": layers.Dense(1, name="s")(h),
+                          "kind": layers.Dense(2, activation="softmax")(h)})
     assert model.input_names == ["left", "right"] and model.output_names == ["score", "kind"]
     model.compile("adam", loss={"score": "mse", "kind": "sparse_categorical_crossentropy"},
                   loss_weights={"kind": 2.0}, metrics={"kind": "accuracy"}, run_eagerly=eager)
@@ -147,16 +150,18 @@ def test_dicts_of_inputs_and_outputs(eager):
     out = model.predict(x)
     assert set(out) == {"score", "kind"} and out["kind"].shape == (20, 2)
     result = model.evaluate(x, y, verbose=0, return_dict=True)
-    assert result["loss"] == pytest.approx(result["score_loss"] + 2.0 * result["kind_loss"], rel=1e-6)
+    total = result["score_loss"] + 2.0 * result["kind_loss"]
+    assert result["loss"] == pytest.approx(total, rel=1e-6)
     with pytest.raises(ValueError, match="keys"):
         model.predict({"left": x["left"]})
 
 
 def test_a_model_used_as_a_layer():
-    inner = models.Sequential([layers.Input((4,)), layers.Dense(3, activation="relu")], name="inner")
+    inner = models.Sequential([layers.Input((4,)), layers.Dense(3, activation="relu")],
+                              name="inner")
     i = layers.Input((4,))
     outer = models.Model(i, layers.Dense(1)(inner(i)))
-    assert [l.name for l in outer.layers][1] == "inner"
+    assert [layer.name for layer in outer.layers][1] == "inner"
     assert len(outer.weights) == 4 and outer.weights[0] is inner.weights[0]
     outer.compile("sgd", "mse")
     assert outer.execution_plan()["fit"].startswith("compiled")
@@ -169,8 +174,8 @@ def test_a_model_used_as_a_layer():
 def test_layers_inputs_outputs_and_shapes():
     model = two_in_two_out()
     # Keras' order: by depth in the graph, so both inputs first
-    assert [l.name for l in model.layers] == ["a", "b", "from_a", "from_b", "shared", "joined",
-                                              "cls", "reg"]
+    assert [layer.name for layer in model.layers] == ["a", "b", "from_a", "from_b", "shared",
+                                                      "joined", "cls", "reg"]
     assert isinstance(model.layers[0], layers.InputLayer)  # functional models list their inputs
     assert model.input_shape == [(None, 6), (None, 5)]
     assert model.output_shape == [(None, 3), (None, 2)]
@@ -196,13 +201,14 @@ def test_config_round_trip_and_clone():
     set_random_seed(5)
     model = two_in_two_out()
     twin = type(model).from_config(model.get_config())
-    assert [l.name for l in twin.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in twin.layers] == [layer.name for layer in model.layers]
     twin.set_weights(model.get_weights())
     x, _ = batch()
     for p, q in zip(model.predict(x), twin.predict(x)):
         np.testing.assert_array_equal(p, q)
     clone = models.clone_model(model)
-    assert all(not np.array_equal(a, b) for a, b in zip(clone.get_weights()[::2], model.get_weights()[::2]))
+    kernels = zip(clone.get_weights()[::2], model.get_weights()[::2])
+    assert all(not np.array_equal(a, b) for a, b in kernels)
     assert len(clone.weights) == len(model.weights)
 
 
@@ -224,8 +230,8 @@ def test_models_that_share_layers_see_each_others_training():
         classifier.fit(x, y, epochs=1, verbose=0)
         moved = encoder.get_weights()[0]
         assert not np.array_equal(before, moved)
-        reference = np.tanh(x @ moved + encoder.get_weights()[1]) @ \
-            autoencoder.get_layer("decoder").get_weights()[0] + autoencoder.get_layer("decoder").get_weights()[1]
+        w, b = autoencoder.get_layer("decoder").get_weights()
+        reference = np.tanh(x @ moved + encoder.get_weights()[1]) @ w + b
         np.testing.assert_allclose(autoencoder.predict(x), reference, rtol=1e-4, atol=1e-5)
         autoencoder.fit(x, x, epochs=1, verbose=0)
         assert not np.array_equal(encoder.get_weights()[0], moved)

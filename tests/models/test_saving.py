@@ -35,7 +35,8 @@ def test_sequential_round_trip(tmp_path):
     assert type(loaded) is models.Sequential
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert loaded.evaluate(x, labels, verbose=0) == pytest.approx(model.evaluate(x, labels, verbose=0))
+    assert loaded.evaluate(x, labels, verbose=0) == \
+        pytest.approx(model.evaluate(x, labels, verbose=0))
     loaded.fit(x, labels, epochs=1, verbose=0)  # still trainable
     assert [p for p in tmp_path.iterdir() if p.name != "model.fnn"] == []  # no temp files left
 
@@ -55,7 +56,7 @@ def test_functional_models_with_several_outputs_and_a_shared_layer(tmp_path):
     model.save(tmp_path / "f.fnn")
     loaded = models.load_model(tmp_path / "f.fnn")
     assert type(loaded) is models.Functional
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
     assert len(loaded.get_layer("shared").weights) == 2
     for p, q in zip(model.predict(data), loaded.predict(data)):
         np.testing.assert_array_equal(p, q)
@@ -83,11 +84,12 @@ def test_files_of_format_version_1_still_load(name):
     model = models.load_model(DATA / f"{name}.fnn")
     x = np.load(DATA / "v1_sequential_x.npy")
     x = x if name == "v1_sequential" else x[:, :3]
-    np.testing.assert_allclose(model.predict(x), np.load(DATA / f"{name}_y.npy"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(x), np.load(DATA / f"{name}_y.npy"),
+                               rtol=1e-5, atol=1e-6)
     if name == "v1_sequential":
         assert model.compiled and type(model.optimizer) is optimizers.Adam
         assert model.optimizer.learning_rate == 0.002
-        assert [type(l).__name__ for l in model.layers] == ["Dense", "Dropout", "Dense"]
+        assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dropout", "Dense"]
         assert model.layers[0].kernel_regularizer.l2 == 0.01
 
 

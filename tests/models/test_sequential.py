@@ -42,7 +42,7 @@ def test_the_books_sequential_listing_runs_as_printed():
 
 def test_layers_add_pop_and_the_implicit_input():
     model = models.Sequential([layers.Input((5,)), layers.Dense(3), layers.Dense(2)])
-    assert [type(l).__name__ for l in model.layers] == ["Dense", "Dense"]  # no InputLayer
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dense"]  # no InputLayer
     assert model.layers[0].kernel.shape == (5, 3)
     assert model.input_shape == (None, 5) and model.output_shape == (None, 2)
     popped = model.pop()
@@ -121,7 +121,8 @@ def test_binary_and_regression_models():
     clf.fit(x, yb, epochs=15, batch_size=32, verbose=0)
     assert clf.evaluate(x, yb, verbose=0)[1] > 0.9
     yr = (x @ np.arange(1, 6, dtype=np.float32) + 0.5).astype(np.float32)
-    reg = models.Sequential([layers.Dense(16, activation="relu", input_shape=(5,)), layers.Dense(1)])
+    reg = models.Sequential([layers.Dense(16, activation="relu", input_shape=(5,)),
+                             layers.Dense(1)])
     reg.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
     h = reg.fit(x, yr, epochs=30, batch_size=16, verbose=0, validation_data=(x[:50], yr[:50]))
     assert h.history["mae"][-1] < h.history["mae"][0] / 3
@@ -151,7 +152,7 @@ def test_verbose_modes_print_progress(capsys):
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "loss:" in out and "accuracy:" in out
     model.fit(x, labels, epochs=2, batch_size=16, verbose=2)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("Epoch")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
     assert len(lines) == 2 and "loss:" in lines[0]
     model.fit(x, labels, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
@@ -177,7 +178,8 @@ def test_bad_input_raises_clear_errors():
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="different numbers of samples: 40 and 39"):
         model.fit(x, labels[:-1], verbose=0)
-    with pytest.raises(ValueError, match=r"expects inputs of shape \(None, 8\); received \(40, 7\)"):
+    with pytest.raises(ValueError,
+                       match=r"expects inputs of shape \(None, 8\); received \(40, 7\)"):
         model.fit(x[:, :7], labels, verbose=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         model.fit(x, labels, batch_size=0, verbose=0)

@@ -18,7 +18,8 @@ class Spy(callbacks.Callback):
     def on_train_begin(self, logs=None): self.events.append("train_begin")
     def on_train_end(self, logs=None): self.events.append(f"train_end {sorted(logs)}")
     def on_epoch_begin(self, epoch, logs=None): self.events.append(f"epoch_begin {epoch}")
-    def on_epoch_end(self, epoch, logs=None): self.events.append(f"epoch_end {epoch} {sorted(logs)}")
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(f"epoch_end {epoch} {sorted(logs)}")
     def on_batch_begin(self, batch, logs=None): self.events.append(f"batch_begin {batch}")
     def on_batch_end(self, batch, logs=None): self.events.append(f"batch_end {batch}")
     def on_test_begin(self, logs=None): self.events.append("test_begin")
@@ -59,6 +60,7 @@ def test_only_callbacks_that_override_a_hook_are_called_and_order_is_keras():
     assert type(cbs.callbacks[0]).__name__ == "ProgressBar" and cbs.callbacks[-1] is cbs.history
     assert cbs._by_hook["on_train_batch_end"] == [cbs.callbacks[0], spy]
     assert plain not in cbs._by_hook["on_epoch_end"]
-    assert cbs.wants_batches("predict") and not CallbackList([plain], None, 0, 1, 1).wants_batches("test")
+    assert cbs.wants_batches("predict")
+    assert not CallbackList([plain], None, 0, 1, 1).wants_batches("test")
     with pytest.raises(TypeError, match="Callback instances"):
         CallbackList([object()], None, 0, 1, 1)

@@ -63,8 +63,10 @@ CASES = [
     ([(16, "sigmoid")], 4, "softmax", "sparse_categorical_crossentropy", "adagrad", "labels"),
     ([(8, "linear"), (5, "relu")], 4, "softmax", "sparse_categorical_crossentropy",
      optimizers.SGD(0.05, momentum=0.9, nesterov=True), "labels"),
-    ([(12, "relu")], 1, "sigmoid", "binary_crossentropy", optimizers.SGD(0.1, momentum=0.5), "binary"),
-    ([(12, "tanh")], 3, "sigmoid", "binary_crossentropy", optimizers.RMSprop(momentum=0.3), "multibinary"),
+    ([(12, "relu")], 1, "sigmoid", "binary_crossentropy", optimizers.SGD(0.1, momentum=0.5),
+     "binary"),
+    ([(12, "tanh")], 3, "sigmoid", "binary_crossentropy", optimizers.RMSprop(momentum=0.3),
+     "multibinary"),
     ([(10, "relu")], 2, "linear", "mse", "adam", "regression"),
     ([(10, "relu")], 2, "linear", "mae", "sgd", "regression"),
     ([(10, "relu")], 4, "softmax", "mse", "rmsprop", "onehot"),  # the book's first listing
@@ -108,7 +110,8 @@ def graph_model(d=13):
     Concatenate, Dropout, an Activation layer after a linear Dense, Flatten, two outputs."""
     a = layers.Input((d,), name="a")
     b = layers.Input((2, 3), name="b")
-    shared = layers.Dense(7, activation="tanh", name="shared", kernel_regularizer=regularizers.l2(0.01))
+    shared = layers.Dense(7, activation="tanh", name="shared",
+                          kernel_regularizer=regularizers.l2(0.01))
     xa = shared(layers.Dense(6, activation="relu")(a))
     xb = shared(layers.Dense(6)(layers.Flatten()(b)))
     merged = layers.Concatenate()([xa, xb, layers.Add()([xa, xb]), layers.Multiply()([xa, xb]),
@@ -165,10 +168,12 @@ def test_a_nested_model_compiles_inline():
     x, y = data()
 
     def make():
-        inner = models.Sequential([layers.Input((13,)), layers.Dense(8, activation="relu")], name="inner")
+        inner = models.Sequential([layers.Input((13,)), layers.Dense(8, activation="relu")],
+                                  name="inner")
         i = layers.Input((13,))
         return models.Model(i, layers.Dense(4, activation="softmax")(inner(i)))
-    results = train_both(make, lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy"),
+    results = train_both(make,
+                         lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy"),
                          x, y, batch_size=32, epochs=2)
     assert_same_training(results, x)
 
@@ -299,7 +304,8 @@ def test_bad_rows_and_labels_are_refused_before_anything_is_written():
     bad = labels.copy()
     bad[5] = 4
     with pytest.raises(IndexError, match="label 4 of sample 5 is out of range for 4 classes"):
-        program.train_step(program.data([x], [(bad, None, None)]), np.array([1, 5]), hyper, 1, stats)
+        program.train_step(program.data([x], [(bad, None, None)]), np.array([1, 5]), hyper, 1,
+                           stats)
     with pytest.raises(TypeError, match="rows must be"):
         program.train_step(bound, np.array([1.0]), hyper, 1, stats)
     with pytest.raises(ValueError, match="13 contiguous columns"):

@@ -18,7 +18,8 @@ def regression_model(units=1):
 
 def data(n=8, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, 4)).astype(np.float32), rng.standard_normal((n, 1)).astype(np.float32)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    return x, rng.standard_normal((n, 1)).astype(np.float32)
 
 
 @pytest.mark.parametrize("eager", [False, True])
@@ -76,7 +77,8 @@ def test_several_outputs_are_named_as_keras_names_them():
     x, y = data(16)
     labels = np.arange(16) % 3
     model = two_outputs()
-    model.compile("adam", ["sparse_categorical_crossentropy", "mse"], metrics=[["accuracy"], ["mae"]])
+    model.compile("adam", ["sparse_categorical_crossentropy", "mse"],
+                  metrics=[["accuracy"], ["mae"]])
     result = model.train_on_batch(x, [labels, y], return_dict=True)
     assert list(result) == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
     values = model.test_on_batch(x, [labels, y])

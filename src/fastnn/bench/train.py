@@ -111,7 +111,8 @@ class FastnnContender(Contender):
                  functional: bool = False):
         from fastnn import layers, models, utils
 
-        self.name = "fastnn" + (" functional" if functional else "") + ("" if fused else " op by op")
+        self.name = "fastnn" + (" functional" if functional else "") + \
+            ("" if fused else " op by op")
         utils.set_random_seed(seed)
         if functional:
             x = inputs = layers.Input((sizes[0],))

@@ -126,7 +126,8 @@ def _shape_arg(shape: Any, what: str) -> Tuple[Optional[int], ...]:
     try:
         dims = tuple(None if d is None else int(d) for d in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}") from None
+        raise ValueError(f"{what} must be a tuple of positive integers. "
+                         f"Received: {shape!r}") from None
     if any(d is not None and d <= 0 for d in dims):
         raise ValueError(f"{what} must be a tuple of positive integers. Received: {shape!r}")
     return dims
@@ -224,7 +225,7 @@ class Layer:
         """The layers this one holds (its attributes), in the order they were set."""
         return list(self._layers)
 
-    # ---- weights ----------------------------------------------------------------------------------
+    # ---- weights ---------------------------------------------------------------------------------
     def add_weight(self, shape: Sequence[int] = (), initializer: Any = "glorot_uniform",
                    dtype: Any = None, trainable: bool = True, regularizer: Any = None,
                    name: Optional[str] = None) -> Variable:
@@ -368,7 +369,7 @@ class Layer:
                     out.append(reg(var))
         return out
 
-    # ---- building ---------------------------------------------------------------------------------
+    # ---- building --------------------------------------------------------------------------------
     def build(self, input_shape: Any) -> None:
         """Creates the weights for inputs of ``input_shape`` (batch axis first, None where
         unknown; a list of shapes for several inputs). The base class creates none.
@@ -396,11 +397,11 @@ class Layer:
         """
         def zeros(shape: Shape) -> np.ndarray:
             return np.zeros((1,) + tuple(1 if d is None else d for d in shape[1:]), np.float32)
-        probe = [zeros(s) for s in input_shape] if not _is_shape(input_shape) else zeros(input_shape)
+        probe = zeros(input_shape) if _is_shape(input_shape) else [zeros(s) for s in input_shape]
         out = self._run(probe, {"training": False})
         return _map(out, lambda t: (None,) + tuple(np.shape(t)[1:]))
 
-    # ---- calling ----------------------------------------------------------------------------------
+    # ---- calling ---------------------------------------------------------------------------------
     def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
         """The layer's computation, written with ``fastnn.ops``. The base class returns its
         inputs.
@@ -432,7 +433,8 @@ class Layer:
                 raise TypeError(f"layer '{self.name}' was called on symbolic tensors "
                                 f"(layers.Input) mixed with data; give it one or the other")
             return self._call_symbolic(inputs, kwargs)
-        converted = _map(inputs, lambda x: x if isinstance(x, Tensor) else B.as_float32(x, "inputs"))
+        converted = _map(inputs, lambda x: x if isinstance(x, Tensor)
+                         else B.as_float32(x, "inputs"))
         shapes = _map(converted, _shape_of)
         self._maybe_build(shapes)
         self._check_inputs(shapes)
@@ -473,7 +475,7 @@ class Layer:
         for i, s in enumerate([shapes] if _is_shape(shapes) else shapes):
             self.input_spec.check(self.name, i, s)
 
-    # ---- the graph this layer is in ----------------------------------------------------------------
+    # ---- the graph this layer is in --------------------------------------------------------------
     @property
     def input(self) -> Any:
         """The symbolic input of the layer's first call in a graph (a list for merging layers).
@@ -500,15 +502,16 @@ class Layer:
         outs = self._inbound_nodes[0].outputs
         return outs[0] if len(outs) == 1 else list(outs)
 
-    # ---- compiling to C++ ---------------------------------------------------------------------------
+    # ---- compiling to C++ ------------------------------------------------------------------------
     def _compile(self, builder: ProgramBuilder, node: Node) -> List[int]:
         """The program's values for this node's outputs, emitted through ``builder``; raises
         NotCompilable with the reason when the layer has no C++ kernel for it."""
         raise NotCompilable(f"layer '{self.name}' ({type(self).__name__}) has no C++ kernel")
 
-    # ---- configuration ----------------------------------------------------------------------------
+    # ---- configuration ---------------------------------------------------------------------------
     def get_config(self) -> Dict[str, Any]:
-        """The constructor's arguments, as a model file stores them (the class method from_config inverts it).
+        """The constructor's arguments, as a model file stores them (the class method
+        from_config inverts it).
 
         Returns:
             A dict of JSON-friendly values.

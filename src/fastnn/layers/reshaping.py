@@ -67,7 +67,8 @@ class Reshape(Layer):
             return tuple(size // known if d == -1 else d for d in self.target_shape)
         if known != size:
             raise ValueError(f"layer '{self.name}' (Reshape): inputs of shape {input_shape} have "
-                             f"{size} values per sample, target_shape {self.target_shape} has {known}")
+                             f"{size} values per sample, target_shape {self.target_shape} has "
+                             f"{known}")
         return self.target_shape
 
     def build(self, input_shape: Any) -> None:

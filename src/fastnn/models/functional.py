@@ -92,7 +92,7 @@ class Functional(Model):
         self.built = True
         structure_changed()
 
-    # ---- structure ---------------------------------------------------------------------------------
+    # ---- structure -------------------------------------------------------------------------------
     @property
     def layers(self) -> List[Layer]:
         """The graph's layers in order, each once (its InputLayers first, as in Keras)."""
@@ -134,7 +134,7 @@ class Functional(Model):
         outputs, else the names of the layers that compute them."""
         return list(self._out_names)
 
-    # ---- what the trainer needs -------------------------------------------------------------------
+    # ---- what the trainer needs ------------------------------------------------------------------
     def _input_names(self) -> List[str]:
         return self.input_names
 
@@ -168,7 +168,7 @@ class Functional(Model):
             return dict(zip(self._out_names, outs))
         return outs[0] if not isinstance(self._outputs_struct, (list, tuple)) else list(outs)
 
-    # ---- running ------------------------------------------------------------------------------------
+    # ---- running ---------------------------------------------------------------------------------
     def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
         """Runs the graph: each node's layer on the values of its inputs, in order.
 
@@ -229,7 +229,7 @@ class Functional(Model):
                     builder.compile_node(inner)
             return [builder.value(t) for t in self.outputs]
 
-    # ---- configuration ------------------------------------------------------------------------------
+    # ---- configuration ---------------------------------------------------------------------------
     def _node_index(self, node: Node) -> int:
         """Which call of its layer, among this graph's, the node is (Keras' node index)."""
         return [n for n in self._nodes if n.layer is node.layer].index(node)
@@ -252,7 +252,8 @@ class Functional(Model):
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
                 {"args": [self._tensor_ref(t) for t in n.inputs], "as_list": n.as_list,
-                 "kwargs": {k: v for k, v in n.kwargs.items() if isinstance(v, (bool, int, float, str))}}
+                 "kwargs": {k: v for k, v in n.kwargs.items()
+                            if isinstance(v, (bool, int, float, str))}}
                 for n in self._nodes if n.layer is layer and n.inputs]
             layers.append(entry)
 
@@ -263,7 +264,8 @@ class Functional(Model):
                 return [self._tensor_ref(t) for t in structure]
             return self._tensor_ref(structure)
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": refs(self._inputs_struct), "output_layers": refs(self._outputs_struct)}
+                "input_layers": refs(self._inputs_struct),
+                "output_layers": refs(self._outputs_struct)}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any],
@@ -305,7 +307,8 @@ class Functional(Model):
                     continue
                 if any(p[0] == name for p in pending[:pending.index(item)]):
                     continue  # a layer's calls replay in their order
-                out = layers[name](args if call.get("as_list") else args[0], **call.get("kwargs", {}))
+                out = layers[name](args if call.get("as_list") else args[0],
+                                   **call.get("kwargs", {}))
                 outputs[name].append(list(out) if isinstance(out, (list, tuple)) else [out])
                 pending.remove(item)
                 progress = True
@@ -327,7 +330,8 @@ class Functional(Model):
                    name=config.get("name"), trainable=config.get("trainable", True))
 
 
-def deserialize_any(entry: Dict[str, Any], custom_objects: Optional[Dict[str, Any]] = None) -> Layer:
+def deserialize_any(entry: Dict[str, Any],
+                    custom_objects: Optional[Dict[str, Any]] = None) -> Layer:
     """A layer or a nested model from its ``{"class_name", "config"}`` entry."""
     cls = MODEL_CLASSES.get(entry.get("class_name", ""))
     if cls is not None:

@@ -73,7 +73,8 @@ class Model(Trainer, Layer):
 
     def _output_shapes(self) -> List[Tuple[Optional[int], ...]]:
         if self._sub_outputs is None:
-            raise ValueError(f"model '{self.name}' is not built yet: call it on data (or fit) first")
+            raise ValueError(f"model '{self.name}' is not built yet: call it on data (or fit) "
+                             f"first")
         return self._sub_outputs
 
     def _build_for(self, xs: List[np.ndarray]) -> None:

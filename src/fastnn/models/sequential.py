@@ -54,7 +54,8 @@ class Sequential(Functional):
         if isinstance(layer, KerasTensor) and layer._node is not None:
             layer = layer._node.layer
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a fastnn layer; received {type(layer).__name__}")
+            raise TypeError(f"Sequential.add expects a fastnn layer; received "
+                            f"{type(layer).__name__}")
         if isinstance(layer, InputLayer):
             if self._stack or self._input_layer is not None:
                 raise ValueError("An Input layer can only be the first layer of a Sequential model")

@@ -127,4 +127,5 @@ class CallbackList:
 
     def wants_batches(self, kind: str) -> bool:
         """Whether some callback has a batch hook of ``kind`` ('train', 'test', 'predict')."""
-        return bool(self._by_hook[f"on_{kind}_batch_begin"] or self._by_hook[f"on_{kind}_batch_end"])
+        hooks = self._by_hook
+        return bool(hooks[f"on_{kind}_batch_begin"] or hooks[f"on_{kind}_batch_end"])

@@ -118,9 +118,9 @@ def resolve_outputs(names: List[str], shapes: List[Tuple[Optional[int], ...]], l
                          f"metrics must be a list of lists (one per output) or a dict by output "
                          f"name; received {metrics!r}")
     out = []
-    for name, shape, l, w, ms in zip(names, shapes, loss_list, weights, metric_lists):
+    for name, shape, fn, w, ms in zip(names, shapes, loss_list, weights, metric_lists):
         ms = [ms] if isinstance(ms, str) or callable(ms) else list(ms)
-        out.append(OutputSpec(name, shape, None if l is None else losses.get(l), w, ms))
+        out.append(OutputSpec(name, shape, None if fn is None else losses.get(fn), w, ms))
     if all(o.loss is None for o in out):
         raise ValueError(f"compile: no output has a loss. Valid losses: {losses.valid_names()}")
     return out
@@ -172,7 +172,8 @@ class Tracker:
         n = max(1, self.seen)
         out = [float(self.total) / n]
         if self._output_losses:
-            out += [float(s) / n for o, s in zip(self.outputs, self.loss_sums) if o.loss is not None]
+            out += [float(s) / n for o, s in zip(self.outputs, self.loss_sums)
+                    if o.loss is not None]
         for sums in self.metric_sums:
             out += [float(s) / n for s in sums]
         return out

@@ -4,7 +4,7 @@ of each output, checked once, before any batch runs."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -33,7 +33,8 @@ def _structure(value: Any, names: List[str], what: str, partial: bool = False) -
         return [value.get(n) for n in names]
     if len(names) == 1:
         # [array] is a list of one array; any other list is the data itself (nested numbers).
-        if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], np.ndarray):
+        if isinstance(value, (list, tuple)) and len(value) == 1 and \
+                isinstance(value[0], np.ndarray):
             return [value[0]]
         return [value]
     if not isinstance(value, (list, tuple)) or len(value) != len(names):
@@ -89,7 +90,8 @@ def targets(y: Any, outputs: List[OutputSpec], n: int, what: str) -> List[Option
             targets shaped unlike the output (both shapes named).
     """
     names = [o.name for o in outputs]
-    given = _structure(y, names, f"{what} y", partial=True) if y is not None else [None] * len(outputs)
+    given = ([None] * len(outputs) if y is None
+             else _structure(y, names, f"{what} y", partial=True))
     out: List[Optional[np.ndarray]] = []
     for o, item in zip(outputs, given):
         if item is None:
@@ -100,7 +102,8 @@ def targets(y: Any, outputs: List[OutputSpec], n: int, what: str) -> List[Option
             continue
         arr = _numeric(item, "y" if len(outputs) == 1 else f"y[{o.name!r}]")
         if len(arr) != n:
-            raise ValueError(f"{what}: x and y have different numbers of samples: {n} and {len(arr)}")
+            raise ValueError(f"{what}: x and y have different numbers of samples: {n} and "
+                             f"{len(arr)}")
         out.append(_target_array(arr, o, what))
     return out
 

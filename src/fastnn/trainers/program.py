@@ -10,7 +10,7 @@ A graph that cannot be compiled raises NotCompilable with the reason, which the 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class ProgramBuilder:
         self._env: List[Dict[int, int]] = [{}]
         self._producer: Dict[int, int] = {}
 
-    # ---- values -----------------------------------------------------------------------------------
+    # ---- values ----------------------------------------------------------------------------------
     def value(self, t: KerasTensor) -> int:
         """The value of a symbolic tensor already compiled in the current scope."""
         try:
@@ -204,7 +204,7 @@ class ProgramBuilder:
         for t, v in zip(node.outputs, values):
             self.bind(t, v)
 
-    # ---- finishing ---------------------------------------------------------------------------------
+    # ---- finishing -------------------------------------------------------------------------------
     def finish(self, outputs: List[int]) -> Tuple[List[Tuple[int, str]], Dict[str, Any]]:
         """Folds activations, numbers the values afresh, and returns each output's (value its
         activation reads, activation) and the program's other constructor arguments."""
@@ -229,7 +229,8 @@ class ProgramBuilder:
         rename: Dict[int, int] = {}
         for i, step in enumerate(self.steps):
             step.inputs = [rename.get(x, x) for x in step.inputs]
-            if i in dropped or step.kind != _C.StepKind.activation or step.act not in _EPILOGUE_ACTIVATIONS:
+            if i in dropped or step.kind != _C.StepKind.activation or \
+                    step.act not in _EPILOGUE_ACTIVATIONS:
                 continue
             x = step.inputs[0]
             p = self._producer.get(x)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 import numpy as np
 
 from .. import _C, losses, metrics as metrics_module, ops, optimizers
-from ..autograd import GradientTape, Tensor, Variable
+from ..autograd import GradientTape, Variable
 from ..callbacks import History
 from ..layers.base import NotCompilable, structure_version
 from ..layers.node import KerasTensor, Node, flatten
@@ -49,8 +49,10 @@ class _Plan:
 def _check_batch_size(batch_size: Any) -> int:
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
+            batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer. "
+                         f"Received: batch_size={batch_size!r}")
     return int(batch_size)
 
 
@@ -90,7 +92,7 @@ class Trainer:
     _plan: Optional[_Plan] = None
     _compile_version = 0
 
-    # ---- what a model provides (models.Model implements these) --------------------------------------
+    # ---- what a model provides (models.Model implements these) -----------------------------------
     def _input_names(self) -> List[str]:
         raise NotImplementedError
 
@@ -118,7 +120,7 @@ class Trainer:
     def _pack_outputs(self, outs: List[Any]) -> Any:
         raise NotImplementedError
 
-    # ---- compile ----------------------------------------------------------------------------------
+    # ---- compile ---------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
                 metrics: Any = None, run_eagerly: bool = False) -> None:
         """Configures training, as Keras' ``compile``.
@@ -170,7 +172,7 @@ class Trainer:
         if not self.compiled:
             raise RuntimeError(f"You must call compile() before {what}()")
 
-    # ---- the plan -----------------------------------------------------------------------------------
+    # ---- the plan --------------------------------------------------------------------------------
     def execution_plan(self) -> Dict[str, str]:
         """How ``fit``, ``evaluate`` and ``predict`` run: 'compiled (one C++ call per batch)' or
         'op by op: <the reason>'. Builds the model's program if it is built and not yet compiled.
@@ -189,7 +191,8 @@ class Trainer:
         out = {}
         for kind in (("fit", "evaluate", "predict") if self.compiled else ("predict",)):
             reason = plan.reasons[kind]
-            out[kind] = "compiled (one C++ call per batch)" if reason is None else f"op by op: {reason}"
+            out[kind] = ("compiled (one C++ call per batch)" if reason is None
+                         else f"op by op: {reason}")
         return out
 
     def _plan_key(self) -> Tuple[Any, ...]:
@@ -290,10 +293,11 @@ class Trainer:
                           _C.MetricKind.none if metric is None else metric))
         return specs, None
 
-    # ---- data ---------------------------------------------------------------------------------------
+    # ---- data ------------------------------------------------------------------------------------
     def _dataset(self, x: Any, y: Any, sample_weight: Any, class_weight: Any,
                  what: str) -> Dataset:
-        xs = adapt_inputs(x, self._input_names(), self._input_shapes() if self.built else None, what)
+        xs = adapt_inputs(x, self._input_names(), self._input_shapes() if self.built else None,
+                          what)
         if len(xs[0]) == 0:
             raise ValueError(f"{what}: the dataset is empty (0 samples)")
         if not self.built:
@@ -304,8 +308,9 @@ class Trainer:
         sws = sample_weights(sample_weight, class_weight, plan.outputs, ys, len(xs[0]), what)
         return Dataset(xs, ys, sws)
 
-    # ---- the steps: compiled, or op by op -----------------------------------------------------------
-    def _step_function(self, data: Dataset, training: bool, tracker: Tracker) -> Callable[[np.ndarray], None]:
+    # ---- the steps: compiled, or op by op --------------------------------------------------------
+    def _step_function(self, data: Dataset, training: bool,
+                       tracker: Tracker) -> Callable[[np.ndarray], None]:
         """A function of a batch's row indices that runs it (a training step, or an evaluation
         batch) and adds its results to ``tracker``."""
         plan = self._current_plan()
@@ -350,7 +355,8 @@ class Trainer:
             if training:
                 assert optimizer is not None
                 optimizer.iterations += 1
-                program.train_step(bound, rows, optimizer._hyper_values(), optimizer.iterations, stats)
+                program.train_step(bound, rows, optimizer._hyper_values(), optimizer.iterations,
+                                   stats)
             else:
                 program.test_step(bound, rows, stats)
             for i, o in enumerate(outputs):
@@ -362,7 +368,8 @@ class Trainer:
                     if y_true is not None and y_true.ndim == 2 and not o.sparse:
                         y_true = y_true.reshape(y_pred.shape)
                     for j in python_metrics[i]:
-                        sums[i][j] = float(np.sum(o.metrics[j].fn(y_true, y_pred), dtype=np.float64))
+                        values = o.metrics[j].fn(y_true, y_pred)
+                        sums[i][j] = float(np.sum(values, dtype=np.float64))
             tracker.add(len(rows), losses_view, sums, stats[-1])
         return step
 
@@ -419,7 +426,7 @@ class Trainer:
             total = ops.add(total, term)
         return total, sums, float(sum(float(t) for t in penalties))
 
-    # ---- fit ----------------------------------------------------------------------------------------
+    # ---- fit -------------------------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Optional[Sequence[Any]] = None,
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
@@ -515,7 +522,7 @@ class Trainer:
         self.history = cbs.history
         return cbs.history
 
-    # ---- evaluate ------------------------------------------------------------------------------------
+    # ---- evaluate --------------------------------------------------------------------------------
     def _evaluate_dataset(self, data: Dataset, batch_size: int,
                           cbs: Optional[CallbackList]) -> Dict[str, float]:
         plan = self._current_plan()
@@ -569,13 +576,14 @@ class Trainer:
         return self._results(logs, return_dict)
 
     @staticmethod
-    def _results(logs: Dict[str, float], return_dict: bool) -> Union[float, List[float], Dict[str, float]]:
+    def _results(logs: Dict[str, float],
+                 return_dict: bool) -> Union[float, List[float], Dict[str, float]]:
         values = {k: float(v) for k, v in logs.items()}
         if return_dict:
             return values
         return values["loss"] if len(values) == 1 else list(values.values())
 
-    # ---- predict -------------------------------------------------------------------------------------
+    # ---- predict ---------------------------------------------------------------------------------
     def predict(self, x: Any, batch_size: Optional[int] = None, verbose: Any = "auto",
                 callbacks: Optional[Sequence[Any]] = None) -> Any:
         """The model's outputs for x, in inference mode.
@@ -641,7 +649,7 @@ class Trainer:
             cbs.on_predict_end()
         return self._pack_outputs(outs)
 
-    # ---- one batch -----------------------------------------------------------------------------------
+    # ---- one batch -------------------------------------------------------------------------------
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: Optional[Dict[Any, float]] = None,
                        return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
