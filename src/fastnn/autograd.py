@@ -7,7 +7,7 @@ inputs is watched by it (a trainable Variable, a tensor passed to ``watch``, or 
 from one of those), the result also gets a ``Node``: its inputs and a backward function that maps
 the result's gradient to theirs. ``tape.gradient`` walks the nodes from the target back to the
 sources in reverse topological order, summing where a value was used more than once. Every
-backward is made of fastnn.ops kernels; numpy only reshapes and takes views.
+backward is made of the backend's kernels; numpy only reshapes and takes views.
 
 Plain numpy arrays never reach this module: ops on them cost what they cost without it. The
 gradient rules below compute with the backend (fastnn._backend), never with fastnn.ops, so the

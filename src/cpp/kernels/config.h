@@ -28,7 +28,7 @@ constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
 
 // A dense layer this narrow (the 10-class output) has its weight gradient computed transposed,
 // out x in, with the wide side along the vector lanes instead of most lanes of each tile idle.
-constexpr int64_t MLP_NARROW_OUT = 12;
+constexpr int64_t DENSE_NARROW_OUT = 12;
 
 // Element-wise and reduction kernels split work into chunks of this many elements; the chunking
 // is fixed (it does not depend on the thread count) so results are identical for any thread count.

@@ -67,7 +67,7 @@ void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_
               g.dx_act_grad == BinaryOp::count ? nullptr : &ep);
     }
     if (g.dw) {
-        if (U <= MLP_NARROW_OUT) {
+        if (U <= DENSE_NARROW_OUT) {
             // A narrow layer (the 10-class output): dw^T = dz^T x, U x D, has the wide side along
             // the vector lanes, where dw = x^T dz would leave most lanes of each tile idle.
             float* t = dense_scratch.get(U * D);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -665,9 +666,10 @@ void Program::train_step(const ProgramData& d, const int64_t* rows, int64_t B,
     reserve(B);
     begin(d);
     gather(d, rows, B);
-    std::memset(written_.data(), 0, written_.size());
-    std::memset(act_done_.data(), 0, act_done_.size());
-    std::memset(param_written_.data(), 0, param_written_.size());
+    // std::fill, not memset: an empty vector's data() may be null, which memset must not get.
+    std::fill(written_.begin(), written_.end(), 0);
+    std::fill(act_done_.begin(), act_done_.end(), 0);
+    std::fill(param_written_.begin(), param_written_.end(), 0);
     std::copy(contributions_.begin(), contributions_.end(), left_.begin());
     forward(B, true);
     losses(B, true, stats);
