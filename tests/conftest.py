@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded RNG and thread-count restoration."""
+"""Shared fixtures: a seeded RNG, thread-count restoration and a small learnable dataset."""
 
 from __future__ import annotations
 
@@ -19,3 +19,18 @@ def restore_threads():
     before = fastnn.get_num_threads()
     yield
     fastnn.set_num_threads(before)
+
+
+def make_blobs(n=300, d=8, k=3, seed=0):
+    """(x, labels): Gaussian clusters around k random centres, a problem every optimizer should
+    learn."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (k, d))
+    y = rng.integers(0, k, n)
+    return (centers[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
+
+
+@pytest.fixture
+def blobs():
+    """``make_blobs``, the function: call it with the sizes a test needs."""
+    return make_blobs

@@ -16,22 +16,16 @@ def seeded():
     set_random_seed(1234)
 
 
-def blobs(n=300, d=8, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, (k, d))
-    y = rng.integers(0, k, n)
-    return (centers[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
-
-
 def softmax_model():
     return models.Sequential([layers.Dense(3, activation="softmax", input_shape=(8,))])
 
 
-def test_early_stopping_patience_and_restore_best_weights():
+def test_early_stopping_patience_and_restore_best_weights(blobs):
     x, labels = blobs()
     model = softmax_model()
     # A zero learning rate: the loss changes only by rounding (batch order), never by min_delta.
-    model.compile(optimizer=optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.0),
+                  loss="sparse_categorical_crossentropy")
     stop = callbacks.EarlyStopping(monitor="loss", patience=2, min_delta=1e-4)
     h = model.fit(x, labels, epochs=50, verbose=0, callbacks=[stop])
     assert h.epoch == [0, 1, 2] and stop.stopped_epoch == 2
@@ -44,14 +38,15 @@ def test_early_stopping_patience_and_restore_best_weights():
             snapshots.append(self.model.get_weights())
 
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
-    stop = callbacks.EarlyStopping(monitor="loss", mode="max", patience=1, restore_best_weights=True)
+    stop = callbacks.EarlyStopping(monitor="loss", mode="max", patience=1,
+                                   restore_best_weights=True)
     h = model.fit(x, labels, epochs=50, verbose=0, callbacks=[Snapshot(), stop])
     assert h.epoch == [0, 1] and h.history["loss"][1] < h.history["loss"][0]
     for got, want in zip(model.get_weights(), snapshots[0]):
         np.testing.assert_array_equal(got, want)
 
 
-def test_model_checkpoint_and_terminate_on_nan(tmp_path):
+def test_model_checkpoint_and_terminate_on_nan(tmp_path, blobs):
     x, labels = blobs(n=60)
     model = softmax_model()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
@@ -69,7 +64,7 @@ def test_model_checkpoint_and_terminate_on_nan(tmp_path):
     assert len(h.epoch) == 1 and math.isnan(h.history["loss"][0])
 
 
-def test_history_keeps_floats_per_epoch_and_fit_returns_it():
+def test_history_keeps_floats_per_epoch_and_fit_returns_it(blobs):
     x, labels = blobs(n=60)
     model = softmax_model()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])

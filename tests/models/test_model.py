@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import layers, models, ops
+from fastnn import layers, models, ops, optimizers
 from fastnn.utils import set_random_seed
 
 
@@ -20,12 +20,6 @@ class TwoLayers(models.Model):
 
     def call(self, inputs, training=False):
         return self.out(self.drop(self.hidden(inputs), training=training))
-
-
-def blobs(n=300, d=6, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    return (rng.normal(0, 3, (k, d))[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
 
 
 def test_model_of_inputs_and_outputs_is_functional():
@@ -41,30 +35,30 @@ def test_model_of_inputs_and_outputs_is_functional():
         Wrong(i)
 
 
-def test_a_subclassed_model_trains_with_fit():
+def test_a_subclassed_model_trains_with_fit(blobs):
     set_random_seed(0)
     x, y = blobs()
     model = TwoLayers()
     assert model.name.startswith("two_layers")  # the class' name in snake case
     assert model.layers == [model.hidden, model.drop, model.out]
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
     h = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0] / 2
     assert model.evaluate(x, y, verbose=0)[1] > 0.9
     assert model.execution_plan()["fit"] == (f"op by op: '{model.name}' is a subclassed model: "
                                              f"its call() is Python code, which runs op by op")
-    assert len(model.trainable_weights) == 4 and model.count_params() == 6 * 16 + 16 + 16 * 3 + 3
+    assert len(model.trainable_weights) == 4 and model.count_params() == 8 * 16 + 16 + 16 * 3 + 3
     assert model.predict(x[:4]).shape == (4, 3)
     out = model(x[:4])
     assert isinstance(out, fastnn.Tensor)  # called on data: a Tensor, as Keras' backend tensor
 
 
-def test_a_subclassed_model_in_a_custom_training_loop():
+def test_a_subclassed_model_in_a_custom_training_loop(blobs):
     x, y = blobs(n=64)
     model = TwoLayers(8)
-    model.build((None, 6))
+    model.build((None, 8))
     assert model.built and len(model.weights) == 4
-    from fastnn import losses, optimizers
+    from fastnn import losses
     opt = optimizers.SGD(0.1)
     with fastnn.GradientTape() as tape:
         loss = ops.mean(losses.sparse_categorical_crossentropy(y, model(x, training=True)))

@@ -15,14 +15,8 @@ from fastnn.utils import set_random_seed
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def blobs(n=120, d=8, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    return (rng.normal(0, 3, (k, d))[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
-
-
-def test_sequential_round_trip(tmp_path):
-    x, labels = blobs()
+def test_sequential_round_trip(tmp_path, blobs):
+    x, labels = blobs(n=120)
     model = models.Sequential([layers.Dense(16, activation="tanh", input_shape=(8,),
                                             kernel_regularizer=regularizers.l1_l2()),
                                layers.Dropout(0.1), layers.Dense(3, activation="softmax")])
@@ -41,7 +35,7 @@ def test_sequential_round_trip(tmp_path):
     assert [p for p in tmp_path.iterdir() if p.name != "model.fnn"] == []  # no temp files left
 
 
-def test_functional_models_with_several_outputs_and_a_shared_layer(tmp_path):
+def test_functional_models_with_several_outputs_and_a_shared_layer(tmp_path, blobs):
     set_random_seed(1)
     a, b = layers.Input((8,), name="a"), layers.Input((8,), name="b")
     shared = layers.Dense(5, activation="relu", name="shared")
@@ -50,7 +44,7 @@ def test_functional_models_with_several_outputs_and_a_shared_layer(tmp_path):
                                              layers.Dense(1, name="r")(joined)])
     model.compile("rmsprop", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1, 0.3],
                   metrics=[["accuracy"], []])
-    x, labels = blobs()
+    x, labels = blobs(n=120)
     data = {"a": x, "b": x[::-1].copy()}
     model.fit(data, [labels, x[:, :1]], epochs=2, verbose=0)
     model.save(tmp_path / "f.fnn")

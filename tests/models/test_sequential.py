@@ -15,15 +15,7 @@ def seeded():
     set_random_seed(1234)
 
 
-def blobs(n=300, d=8, k=3, seed=0):
-    """Linearly separable-ish clusters: a problem every optimizer should learn."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, (k, d))
-    y = rng.integers(0, k, n)
-    return (centers[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
-
-
-def test_the_books_sequential_listing_runs_as_printed():
+def test_the_books_sequential_listing_runs_as_printed(blobs):
     """Chapter 2's listing, with only the import line changed (RMSprop(lr=...), mse on a
     softmax output, accuracy)."""
     x, labels = blobs(n=512, d=784)
@@ -76,7 +68,7 @@ def test_a_model_without_an_input_shape_builds_from_its_data():
         models.Sequential([layers.Dense(2)]).build((None, None))
 
 
-def test_the_book_workflow_learns_and_shapes_are_right():
+def test_the_book_workflow_learns_and_shapes_are_right(blobs):
     x, labels = blobs()
     y = to_categorical(labels)
     model = models.Sequential()
@@ -98,7 +90,7 @@ def test_the_book_workflow_learns_and_shapes_are_right():
 
 @pytest.mark.parametrize("opt", ["sgd", "rmsprop", "adagrad", "adam",
                                  optimizers.SGD(0.05, momentum=0.9, nesterov=True)])
-def test_sparse_labels_dropout_and_every_optimizer(opt):
+def test_sparse_labels_dropout_and_every_optimizer(opt, blobs):
     x, labels = blobs(seed=1)
     model = models.Sequential([layers.Input((8,)), layers.Dense(16, activation="relu"),
                                layers.Dropout(0.2), layers.Dense(3), layers.Activation("softmax")])
@@ -130,7 +122,7 @@ def test_binary_and_regression_models():
     assert reg.predict(x).shape == (400, 1)
 
 
-def test_same_seed_same_training():
+def test_same_seed_same_training(blobs):
     x, labels = blobs()
     runs = []
     for _ in range(2):
@@ -144,7 +136,7 @@ def test_same_seed_same_training():
         np.testing.assert_array_equal(a, b)
 
 
-def test_verbose_modes_print_progress(capsys):
+def test_verbose_modes_print_progress(capsys, blobs):
     x, labels = blobs(n=64)
     model = models.Sequential([layers.Dense(4, activation="softmax", input_shape=(8,))])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -170,7 +162,7 @@ def test_get_set_weights():
         model.set_weights([np.ones((3, 2))] + w[1:])
 
 
-def test_bad_input_raises_clear_errors():
+def test_bad_input_raises_clear_errors(blobs):
     x, labels = blobs(n=40)
     model = models.Sequential([layers.Dense(3, activation="softmax", input_shape=(8,))])
     with pytest.raises(RuntimeError, match=r"compile\(\) before fit"):

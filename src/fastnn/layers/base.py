@@ -476,6 +476,12 @@ class Layer:
             self.input_spec.check(self.name, i, s)
 
     # ---- the graph this layer is in --------------------------------------------------------------
+    def _first_call(self, what: str) -> Node:
+        if not self._inbound_nodes:
+            raise AttributeError(f"layer '{self.name}' has not been called on symbolic tensors "
+                                 f"(layers.Input), so it has no defined {what}")
+        return self._inbound_nodes[0]
+
     @property
     def input(self) -> Any:
         """The symbolic input of the layer's first call in a graph (a list for merging layers).
@@ -483,10 +489,7 @@ class Layer:
         Raises:
             AttributeError: the layer was never called on symbolic tensors.
         """
-        if not self._inbound_nodes:
-            raise AttributeError(f"layer '{self.name}' has not been called on symbolic tensors "
-                                 f"(layers.Input), so it has no defined input")
-        node = self._inbound_nodes[0]
+        node = self._first_call("input")
         return list(node.inputs) if node.as_list else node.inputs[0]
 
     @property
@@ -496,10 +499,7 @@ class Layer:
         Raises:
             AttributeError: the layer was never called on symbolic tensors.
         """
-        if not self._inbound_nodes:
-            raise AttributeError(f"layer '{self.name}' has not been called on symbolic tensors "
-                                 f"(layers.Input), so it has no defined output")
-        outs = self._inbound_nodes[0].outputs
+        outs = self._first_call("output").outputs
         return outs[0] if len(outs) == 1 else list(outs)
 
     # ---- compiling to C++ ------------------------------------------------------------------------

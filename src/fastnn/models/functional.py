@@ -247,8 +247,7 @@ class Functional(Model):
         """
         layers: List[Dict[str, Any]] = []
         for layer in self.layers:
-            entry: Dict[str, Any] = serialize_layer(layer) if not isinstance(layer, Model) else \
-                {"class_name": type(layer).__name__, "config": layer.get_config()}
+            entry: Dict[str, Any] = serialize_layer(layer)  # a nested model too
             entry["name"] = layer.name
             entry["inbound_nodes"] = [
                 {"args": [self._tensor_ref(t) for t in n.inputs], "as_list": n.as_list,

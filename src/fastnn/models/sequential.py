@@ -172,9 +172,7 @@ class Sequential(Functional):
                            "config": {"batch_shape": list(shape), "dtype": "float32",
                                       "name": self._input_layer.name if self._input_layer
                                       else "input_layer"}})
-        for layer in self._stack:
-            layers.append(serialize_layer(layer) if not isinstance(layer, Model) else
-                          {"class_name": type(layer).__name__, "config": layer.get_config()})
+        layers += [serialize_layer(layer) for layer in self._stack]  # nested models too
         return {"name": self.name, "trainable": self.trainable, "layers": layers}
 
     @classmethod
