@@ -54,6 +54,7 @@ class Optimizer:
     # slots and their hyper-parameters (as the ops.*_update function of the same name takes them).
     _kind: Any = None
     _slot_names: Tuple[str, ...] = ()
+    _size: Optional[int] = None  # scalars in the variables built for (None: not built)
 
     def __init__(self, learning_rate: float):
         self.learning_rate = _check_rate("learning_rate", learning_rate)
@@ -61,8 +62,6 @@ class Optimizer:
         self._variables: List[Variable] = []
         self._offsets: Dict[int, int] = {}
         self._hyper = np.zeros(4, np.float64)
-
-    _size: Optional[int] = None
 
     @property
     def built(self) -> bool:
@@ -186,9 +185,12 @@ class SGD(Optimizer):
         learning_rate: the step size ``lr`` (default 0.01).
         momentum: in [0, 1] (default 0.0, plain gradient descent).
         nesterov: use Nesterov momentum (default False).
+        **kwargs: ``lr``, the older name of ``learning_rate`` (with a DeprecationWarning), and
+            ``name``.
 
     Raises:
         ValueError: a negative learning rate or a momentum outside [0, 1].
+        TypeError: an argument it does not know.
     """
 
     _kind = _C.OptimizerKind.sgd
@@ -226,6 +228,8 @@ class RMSprop(Optimizer):
         rho: the decay of the running mean of ``g^2``, in [0, 1) (default 0.9).
         momentum: in [0, 1] (default 0.0).
         epsilon: added inside the square root, as Keras does (default 1e-7).
+        **kwargs: ``lr``, the older name of ``learning_rate`` (with a DeprecationWarning), and
+            ``name``.
 
     Raises:
         ValueError: a negative learning rate, rho outside [0, 1), momentum outside [0, 1].
@@ -269,6 +273,8 @@ class Adagrad(Optimizer):
         learning_rate: the step size ``lr`` (default 0.001).
         initial_accumulator_value: the accumulator's starting value, >= 0 (default 0.1).
         epsilon: added inside the square root (default 1e-7).
+        **kwargs: ``lr``, the older name of ``learning_rate`` (with a DeprecationWarning), and
+            ``name``.
 
     Raises:
         ValueError: a negative learning rate or initial accumulator value.
@@ -313,6 +319,8 @@ class Adam(Optimizer):
         beta_1: the decay of the first moment ``m``, in [0, 1) (default 0.9).
         beta_2: the decay of the second moment ``v``, in [0, 1) (default 0.999).
         epsilon: added to ``sqrt(v)`` (default 1e-7).
+        **kwargs: ``lr``, the older name of ``learning_rate`` (with a DeprecationWarning), and
+            ``name``.
 
     Raises:
         ValueError: a negative learning rate or a beta outside [0, 1).

@@ -44,6 +44,12 @@ def test_hooks_of_fit_evaluate_and_predict(eager):
                           "train_end ['accuracy', 'loss']"]
     assert spy.params == {"verbose": 0, "epochs": 2, "steps": 2} and spy.model is model
     spy.events.clear()
+    model.fit(x, labels, epochs=1, batch_size=20, verbose=0, callbacks=[spy],
+              validation_data=(x[:5], labels[:5]))
+    assert spy.events[3:7] == ["batch_end 0", "test_begin", "test_batch 0",
+                               "test_end ['accuracy', 'loss']"]
+    assert spy.events[7] == "epoch_end 0 ['accuracy', 'loss', 'val_accuracy', 'val_loss']"
+    spy.events.clear()
     model.evaluate(x, labels, batch_size=15, verbose=0, callbacks=[spy])
     assert spy.events == ["test_begin", "test_batch 0", "test_batch 1",
                           "test_end ['accuracy', 'loss']"]

@@ -512,7 +512,10 @@ class Trainer:
                     break
             logs = tracker.logs()
             if val is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                values = self._evaluate_dataset(val, validation_batch_size or batch_size, None)
+                cbs.on_test_begin()
+                values = self._evaluate_dataset(val, validation_batch_size or batch_size,
+                                                cbs if cbs.wants_batches("test") else None)
+                cbs.on_test_end(values)
                 logs.update({"val_" + k: v for k, v in values.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
