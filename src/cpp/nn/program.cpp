@@ -232,6 +232,7 @@ void Program::analyse() {
     tmp_out_.assign(O, nullptr);
     labels_.assign(O, {});
     cur_labels_.assign(O, 0);
+    cur_rows_.assign(O, 0);
     cur_weights_.assign(O, 0);
     pred_done_.assign(O, 0);
     written_.assign(static_cast<size_t>(V), 0);
@@ -300,6 +301,7 @@ void Program::check(const ProgramData& d, const int64_t* rows, int64_t B) const 
 void Program::begin(const ProgramData& d) {
     for (size_t o = 0; o < outputs_.size(); ++o) {
         cur_labels_[o] = d.targets[o].labels != nullptr;
+        cur_rows_[o] = d.targets[o].rows != nullptr;
         cur_weights_[o] = d.targets[o].weights != nullptr;
     }
 }
@@ -515,14 +517,15 @@ void Program::losses(int64_t B, bool backward, double* stats) {
             }
             for (int64_t i = 0; i < B; ++i) loss += row_loss_[static_cast<size_t>(i)];
         }
-        if (o.metric == MetricKind::categorical_accuracy) {
+        const bool has_targets = has_labels || cur_rows_[oi];  // else no metric to count
+        if (has_targets && o.metric == MetricKind::categorical_accuracy) {
             const float* scores = need_p ? p : zv.p;  // softmax, sigmoid, tanh keep the argmax
             const int64_t ld = need_p ? K : zv.ld;
             for (int64_t i = 0; i < B; ++i) {
                 const int64_t truth = has_labels ? labels[i] : argmax_row(tgt_[oi] + i * K, K);
                 metric += argmax_row(scores + i * ld, K) == truth;
             }
-        } else if (o.metric == MetricKind::binary_accuracy) {
+        } else if (has_targets && o.metric == MetricKind::binary_accuracy) {
             const float* t = tgt_[oi];
             for (int64_t i = 0; i < B; ++i) {
                 int64_t hits = 0;

@@ -98,7 +98,7 @@ public:
     int64_t last_rows() const { return last_rows_; }
     const float* predictions(int o);
     const float* target_rows(int o) const {
-        return cur_labels_[static_cast<size_t>(o)] ? nullptr : tgt_[static_cast<size_t>(o)];
+        return cur_rows_[static_cast<size_t>(o)] ? tgt_[static_cast<size_t>(o)] : nullptr;
     }
     const int64_t* target_labels(int o) const {
         return cur_labels_[static_cast<size_t>(o)] ? labels_[static_cast<size_t>(o)].data() : nullptr;
@@ -155,7 +155,7 @@ private:
     std::vector<double> row_loss_;
     std::vector<double> partials_;      // the regularizers' chunk sums
     int64_t last_rows_ = 0;
-    std::vector<char> cur_labels_, cur_weights_;  // per output: the data has labels / weights
+    std::vector<char> cur_labels_, cur_rows_, cur_weights_;  // per output: what the data has
     std::vector<char> pred_done_;                 // per output: pred_ holds this step's
 
     // Per step:
