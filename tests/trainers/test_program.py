@@ -319,3 +319,19 @@ def test_bad_rows_and_labels_are_refused_before_anything_is_written():
         other._current_plan().program.train_step(bound, np.array([1]), hyper, 1, stats)
     for a, b in zip(snapshot, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_output_without_targets_counts_nothing_on_both_paths():
+    x, y = data()
+    results = []
+    for eager in (False, True):
+        set_random_seed(4)
+        i = layers.Input((13,))
+        h = layers.Dense(6, activation="relu")(i)
+        model = models.Model(i, [layers.Dense(4, activation="softmax", name="cls")(h),
+                                 layers.Dense(2, activation="softmax", name="aux")(h)])
+        model.compile("adam", {"cls": "sparse_categorical_crossentropy"},
+                      metrics={"cls": ["accuracy"], "aux": ["accuracy"]}, run_eagerly=eager)
+        results.append(model.fit(x, {"cls": y}, epochs=2, verbose=0).history)
+    assert results[0]["aux_accuracy"] == results[1]["aux_accuracy"] == [0.0, 0.0]
+    np.testing.assert_allclose(results[0]["loss"], results[1]["loss"], rtol=1e-5)
