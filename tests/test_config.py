@@ -64,8 +64,10 @@ def test_thread_count_from_environment():
     r = run_python("import fastnn; print(fastnn.get_num_threads())", FASTNN_NUM_THREADS="3")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "3"
-    bad = run_python("import fastnn", FASTNN_NUM_THREADS="zero")
-    assert bad.returncode != 0 and "FASTNN_NUM_THREADS must be a positive integer" in bad.stderr
+    for value in ("zero", "0", "1025"):
+        bad = run_python("import fastnn", FASTNN_NUM_THREADS=value)
+        assert bad.returncode != 0
+        assert "FASTNN_NUM_THREADS must be an integer from 1 to 1024" in bad.stderr
 
 
 def test_default_thread_count_is_the_available_cpus():
@@ -84,9 +86,9 @@ def test_set_num_threads(restore_threads):
     np.testing.assert_array_equal(fastnn.ops.matmul(a, a.T), np.full((200, 200), 300, np.float32))
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None, fastnn.MAX_THREADS + 1])
 def test_set_num_threads_rejects_bad_values(bad):
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="an integer from 1 to 1024"):
         fastnn.set_num_threads(bad)
 
 

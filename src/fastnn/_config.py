@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import warnings
 
 from . import _C
 
@@ -16,34 +17,46 @@ if _arch_env not in _VALID_ARCH:
         f"FASTNN_ARCH must be one of {', '.join(_VALID_ARCH)}; received FASTNN_ARCH={_arch_env!r}"
     )
 
+#: The most threads ``set_num_threads`` accepts (and ``FASTNN_NUM_THREADS``).
+MAX_THREADS: int = _C.max_threads
+
 _threads_env = os.environ.get("FASTNN_NUM_THREADS")
 if _threads_env is not None:
     try:
-        _threads_ok = int(_threads_env) >= 1
+        _threads_ok = 1 <= int(_threads_env) <= MAX_THREADS
     except ValueError:
         _threads_ok = False
     if not _threads_ok:
         raise ValueError(
-            f"FASTNN_NUM_THREADS must be a positive integer; received {_threads_env!r}"
+            f"FASTNN_NUM_THREADS must be an integer from 1 to {MAX_THREADS}; received "
+            f"{_threads_env!r}"
         )
 
 
 def set_num_threads(n: int) -> None:
     """Set how many threads fastnn's kernels use (the caller's thread counts as one).
 
+    The threads start now. When the operating system refuses some (a limit on processes or
+    memory), fastnn runs with those it got and warns; ``get_num_threads()`` then says how many.
+
     Args:
-        n: a positive integer.
+        n: an integer from 1 to ``fastnn.MAX_THREADS`` (1024).
 
     Raises:
-        ValueError: if ``n`` is not a positive integer.
+        ValueError: if ``n`` is not such an integer.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive integer; received n={n!r}")
-    _C.set_num_threads(n)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads expects an integer from 1 to {MAX_THREADS}; "
+                         f"received n={n!r}")
+    got = _C.set_num_threads(n)
+    if got < n:
+        warnings.warn(f"set_num_threads({n}): the operating system started only {got} threads; "
+                      f"fastnn runs with {got}", RuntimeWarning, stacklevel=2)
 
 
 def get_num_threads() -> int:
-    """Return how many threads fastnn's kernels use."""
+    """Return how many threads fastnn's kernels use (fewer than asked if the operating
+    system refused some)."""
     return int(_C.get_num_threads())
 
 

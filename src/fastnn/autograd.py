@@ -23,11 +23,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 import numpy as np
 
 from . import _backend as B
+from ._locks import Lock
 
 __all__ = ["Tensor", "Variable", "GradientTape"]
 
 Grads = Tuple[Optional[np.ndarray], ...]
 Backward = Callable[[np.ndarray], Grads]
+
+
+# Guards Variable._recorders: tapes in several threads may hold the same variable.
+_recorders_lock = Lock()
 
 
 class _ThreadState(threading.local):
@@ -420,12 +425,14 @@ class GradientTape:
                 held = self._held.get(id(x))
                 if held is None or held[1] is not x._value:
                     self._held[id(x)] = (x, x._value)
-                    x._recorders += 1
+                    with _recorders_lock:  # tapes in other threads count on it too
+                        x._recorders += 1
 
     def _release(self) -> None:
         for var, array in self._held.values():
             if var._value is array:
-                var._recorders -= 1
+                with _recorders_lock:
+                    var._recorders -= 1
         self._held.clear()
         self._watched.clear()
 

@@ -295,19 +295,20 @@ def test_bad_rows_and_labels_are_refused_before_anything_is_written():
     snapshot = model.get_weights()
     labels = y.astype(np.int64)
     bound = program.data([x], [(labels, None, None)])
+    ws = program.workspace()
     stats = np.zeros(3)
     hyper = model.optimizer._hyper_values()
     with pytest.raises(IndexError, match="row index 203 is out of range for 203 samples"):
-        program.train_step(bound, np.array([0, 203]), hyper, 1, stats)
+        program.train_step(ws, bound, np.array([0, 203]), hyper, 1, stats)
     with pytest.raises(IndexError, match="row index -1"):
-        program.train_step(bound, np.array([-1]), hyper, 1, stats)
+        program.train_step(ws, bound, np.array([-1]), hyper, 1, stats)
     bad = labels.copy()
     bad[5] = 4
     with pytest.raises(IndexError, match="label 4 of sample 5 is out of range for 4 classes"):
-        program.train_step(program.data([x], [(bad, None, None)]), np.array([1, 5]), hyper, 1,
-                           stats)
+        program.train_step(ws, program.data([x], [(bad, None, None)]), np.array([1, 5]), hyper,
+                           1, stats)
     with pytest.raises(TypeError, match="rows must be"):
-        program.train_step(bound, np.array([1.0]), hyper, 1, stats)
+        program.train_step(ws, bound, np.array([1.0]), hyper, 1, stats)
     with pytest.raises(ValueError, match="13 contiguous columns"):
         program.data([x[:, :5]], [(labels, None, None)])
     with pytest.raises(ValueError, match="labels or its target rows"):
@@ -315,8 +316,12 @@ def test_bad_rows_and_labels_are_refused_before_anything_is_written():
     other = stack([(8, "relu")], 4, "softmax")
     other.compile("sgd", "sparse_categorical_crossentropy")
     other.fit(x, y, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="another program"):
-        other._current_plan().program.train_step(bound, np.array([1]), hyper, 1, stats)
+    other_program = other._current_plan().program
+    with pytest.raises(ValueError, match="data was bound by another program"):
+        other_program.train_step(other_program.workspace(), bound, np.array([1]), hyper, 1, stats)
+    with pytest.raises(ValueError, match="workspace belongs to another program"):
+        other_program.test_step(ws, other_program.data([x], [(labels, None, None)]),
+                                np.array([1]), stats)
     for a, b in zip(snapshot, model.get_weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -1,13 +1,23 @@
 // Bindings of the layers' C++ pairs (dense, dropout) and of the compiled program.
 #include <pybind11/stl.h>
 
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
+
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <set>
+#include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "../kernels/cancel.h"
 #include "../kernels/optim.h"
 #include "../nn/dense.h"
 #include "../nn/dropout.h"
@@ -56,8 +66,9 @@ void dense_forward_binding(const py::array& x, const py::array& w, const py::obj
     if (!b.is_none()) bias = contiguous_data<float>(b.cast<py::array>(), W.cols, "bias", false);
     float* out = output_ptr(y, {X.rows, W.cols}, "y");
     const UnaryOp a = dense_act(act);
-    py::gil_scoped_release release;
-    dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a);
+    const double B = static_cast<double>(X.rows), D = static_cast<double>(W.rows), U = static_cast<double>(W.cols);
+    run_kernel(estimated_seconds(2 * B * D * U, B * D + D * U + B * U),
+               [&] { dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a); });
 }
 
 // dx (B, D), dw (D, U), db (U,), each optional, from dz (B, U), x (B, D) and w (D, U).
@@ -73,8 +84,9 @@ void dense_backward_binding(const py::array& dz, const py::array& x, const py::a
     grads.lddx = W.rows;
     grads.dw = c_float(dw, {W.rows, W.cols}, "dw");
     grads.db = c_float(db, {W.cols}, "db");
-    py::gil_scoped_release release;
-    dense_backward(grads, g, X.data, X.rs, W.data, X.rows, W.rows, W.cols);
+    const double B = static_cast<double>(X.rows), D = static_cast<double>(W.rows), U = static_cast<double>(W.cols);
+    run_kernel(estimated_seconds(4 * B * D * U, 2 * (B * D + D * U + B * U)),
+               [&] { dense_backward(grads, g, X.data, X.rs, W.data, X.rows, W.rows, W.cols); });
 }
 
 // y = x * mask over a C-contiguous x (row-major index: the same mask as the program's for the
@@ -88,8 +100,8 @@ void dropout_forward_binding(const py::array& x, py::array& y, py::array& mask, 
     float* mp = contiguous_data<float>(mask, n, "mask", true);
     const int64_t B = x.ndim() >= 2 ? x.shape(0) : 1;
     const int64_t D = B > 0 ? n / B : 0;
-    py::gil_scoped_release release;
-    dropout_forward(yp, mp, xp, D, B, D, static_cast<float>(rate), seed, counter);
+    run_kernel(estimated_seconds(0, 3.0 * static_cast<double>(n)),
+               [&] { dropout_forward(yp, mp, xp, D, B, D, static_cast<float>(rate), seed, counter); });
 }
 
 void dropout_backward_binding(const py::array& dy, const py::array& mask, py::array& dx) {
@@ -97,8 +109,8 @@ void dropout_backward_binding(const py::array& dy, const py::array& mask, py::ar
     const float* g = contiguous_data<float>(dy, n, "dy", false);
     const float* m = contiguous_data<float>(mask, n, "mask", false);
     float* out = contiguous_data<float>(dx, n, "dx", true);
-    py::gil_scoped_release release;
-    dropout_backward(out, g, m, n, false);
+    run_kernel(estimated_seconds(0, 3.0 * static_cast<double>(n)),
+               [&] { dropout_backward(out, g, m, n, false); });
 }
 
 using StepSpec = std::tuple<StepKind, std::vector<int>, int, int, Activation, int64_t, int64_t,
@@ -108,7 +120,93 @@ using RegularizerSpec = std::tuple<int64_t, int64_t, double, double>;
 using OptimizerSpec = std::tuple<OptimizerKind, py::object, py::object, bool>;
 using TargetSpec = std::tuple<py::object, py::object, py::object>;
 
-class ProgramBinding;
+// Readers (predict, test steps, a training step's gradients) share the parameters; a training
+// step's update takes them alone. A waiting writer holds back new readers, so a stream of
+// predict calls cannot starve training.
+class ParamsLock {
+public:
+    void lock_shared() {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [this] { return !writer_ && writers_waiting_ == 0; });
+        ++readers_;
+    }
+    void unlock_shared() {
+        std::lock_guard<std::mutex> l(m_);
+        if (--readers_ == 0) cv_.notify_all();
+    }
+    void lock() {
+        std::unique_lock<std::mutex> l(m_);
+        ++writers_waiting_;
+        cv_.wait(l, [this] { return !writer_ && readers_ == 0; });
+        --writers_waiting_;
+        writer_ = true;
+    }
+    void unlock() {
+        std::lock_guard<std::mutex> l(m_);
+        writer_ = false;
+        cv_.notify_all();
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    int readers_ = 0, writers_waiting_ = 0;
+    bool writer_ = false;
+};
+
+// A program's locks, listed so that a forked child can start them afresh: the threads that held
+// them at the fork do not exist in the child, whose copies would stay locked for ever.
+struct ProgramLocks {
+    std::mutex train;    // one training step at a time (the gradient buffer is shared)
+    ParamsLock params;
+
+    static std::shared_ptr<ProgramLocks> make() {
+        std::shared_ptr<ProgramLocks> l(new ProgramLocks(), [](ProgramLocks* p) {
+            {
+                std::lock_guard<std::mutex> g(registry_mutex());
+                registry().erase(p);
+            }
+            delete p;
+        });
+        std::lock_guard<std::mutex> g(registry_mutex());
+#if !defined(_WIN32)
+        static bool atfork_registered = [] {
+            pthread_atfork(nullptr, nullptr, after_fork_in_child);
+            return true;
+        }();
+        (void)atfork_registered;
+#endif
+        registry().insert(l.get());
+        return l;
+    }
+
+private:
+    ProgramLocks() = default;
+    // Never destroyed: a program may be freed while the interpreter exits.
+    static std::mutex& registry_mutex() {
+        static std::mutex* m = new std::mutex();
+        return *m;
+    }
+    static std::set<ProgramLocks*>& registry() {
+        static std::set<ProgramLocks*>* r = new std::set<ProgramLocks*>();
+        return *r;
+    }
+    static void after_fork_in_child() {
+        new (&registry_mutex()) std::mutex();
+        for (ProgramLocks* p : registry()) {
+            new (&p->train) std::mutex();
+            new (&p->params) ParamsLock();
+        }
+    }
+};
+
+// A caller's scratch for one program (ProgramWorkspace): each thread that runs a program uses
+// its own. `busy` refuses a second thread instead of letting two corrupt each other's scratch.
+struct WorkspaceBinding {
+    uint64_t owner = 0;
+    std::unique_ptr<ProgramWorkspace> ws;
+    std::atomic<bool> busy{false};
+};
 
 // One dataset's arrays, checked against the program that made it (and kept alive).
 struct DataBinding {
@@ -117,8 +215,9 @@ struct DataBinding {
     std::vector<py::object> keep;
 };
 
-// The program over a model's flat parameter and gradient buffers (kept alive here). One call at
-// a time: its scratch is shared.
+// The program over a model's flat parameter and gradient buffers (kept alive here). Any number
+// of threads may run it at once, each with its own workspace; training steps take turns, and a
+// step's update waits for readers of the parameters to finish (ParamsLock).
 class ProgramBinding {
 public:
     ProgramBinding(py::array params, py::array grads, const std::vector<int64_t>& widths,
@@ -234,28 +333,50 @@ public:
         return d;
     }
 
-    void train_step(const DataBinding& d, const py::array& rows, const py::array& hyper, int64_t step,
-                    py::array& stats) {
+    std::unique_ptr<WorkspaceBinding> workspace() const {
+        auto w = std::make_unique<WorkspaceBinding>();
+        w->owner = id_;
+        w->ws = std::make_unique<ProgramWorkspace>(*program_);
+        return w;
+    }
+
+    // One training step: the gradients with the parameters shared with readers, then the update
+    // alone. Cancelled (Ctrl-C) before the update, it leaves the parameters as they were.
+    void train_step(WorkspaceBinding& w, const DataBinding& d, const py::array& rows,
+                    const py::array& hyper, int64_t step, py::array& stats) {
         mine(d);
+        Busy busy = use(w);
         if (!has_opt_) throw py::value_error("this program was built without an optimizer");
         const int64_t* r = index_rows(rows);
+        const int64_t B = rows.shape(0);
         double* s = stats_ptr(stats);
         OptimizerStep o = optimizer_step(hyper, step);
-        py::gil_scoped_release release;
-        std::lock_guard<std::mutex> lock(mutex_);
-        program_->train_step(d.data, r, rows.shape(0), &o, s);
+        run_kernel(step_seconds(B, true), [&] {
+            std::lock_guard<std::mutex> training(locks_->train);
+            {
+                std::shared_lock<ParamsLock> reading(locks_->params);
+                program_->gradients(*w.ws, d.data, r, B, s);
+            }
+            if (cancelled()) return;
+            std::unique_lock<ParamsLock> writing(locks_->params);
+            program_->update(*w.ws, &o, s);
+        });
     }
 
-    void test_step(const DataBinding& d, const py::array& rows, py::array& stats) {
+    void test_step(WorkspaceBinding& w, const DataBinding& d, const py::array& rows, py::array& stats) {
         mine(d);
+        Busy busy = use(w);
         const int64_t* r = index_rows(rows);
+        const int64_t B = rows.shape(0);
         double* s = stats_ptr(stats);
-        py::gil_scoped_release release;
-        std::lock_guard<std::mutex> lock(mutex_);
-        program_->test_step(d.data, r, rows.shape(0), s);
+        run_kernel(step_seconds(B, false), [&] {
+            std::shared_lock<ParamsLock> reading(locks_->params);
+            program_->test_step(*w.ws, d.data, r, B, s);
+        });
     }
 
-    void predict(const std::vector<py::array>& inputs, std::vector<py::array>& outputs) {
+    void predict(WorkspaceBinding& w, const std::vector<py::array>& inputs, std::vector<py::array>& outputs) {
+        Busy busy = use(w);
         if (static_cast<int>(inputs.size()) != program_->n_inputs() ||
             static_cast<int>(outputs.size()) != program_->n_outputs())
             throw py::value_error("predict: wrong number of inputs or outputs");
@@ -272,32 +393,30 @@ public:
         std::vector<float*> out;
         for (size_t o = 0; o < outputs.size(); ++o)
             out.push_back(output_ptr(outputs[o], {n, program_->output_width(static_cast<int>(o))}, "out"));
-        py::gil_scoped_release release;
-        std::lock_guard<std::mutex> lock(mutex_);
-        program_->predict(x, ldx, n, out);
+        run_kernel(step_seconds(n, false), [&] {
+            std::shared_lock<ParamsLock> reading(locks_->params);
+            program_->predict(*w.ws, x, ldx, n, out);
+        });
     }
 
-    // Views of the last step's scratch, valid until the next call: what Python metrics read.
-    static py::object predictions(const py::object& self, int o) {
-        ProgramBinding& b = self.cast<ProgramBinding&>();
-        b.output_index(o);
-        const int64_t K = b.program_->output_width(o);
-        const float* p = nullptr;
-        {
-            std::lock_guard<std::mutex> lock(b.mutex_);
-            p = b.program_->predictions(o);
-        }
-        return py::array_t<float>({b.program_->last_rows(), K}, p, self);
+    // Views of the workspace's last step, valid until its next one: what Python metrics read.
+    py::object predictions(const py::object& workspace, int o) const {
+        WorkspaceBinding& w = workspace.cast<WorkspaceBinding&>();
+        Busy busy = use(w);
+        output_index(o);
+        const float* p = program_->predictions(*w.ws, o);
+        return py::array_t<float>({w.ws->last_rows(), program_->output_width(o)}, p, workspace);
     }
 
-    static py::object targets(const py::object& self, int o) {
-        const ProgramBinding& b = self.cast<const ProgramBinding&>();
-        b.output_index(o);
-        const int64_t B = b.program_->last_rows();
-        if (const int64_t* labels = b.program_->target_labels(o))
-            return py::array_t<int64_t>({B}, labels, self);
-        if (const float* rows = b.program_->target_rows(o))
-            return py::array_t<float>({B, b.program_->output_width(o)}, rows, self);
+    py::object targets(const py::object& workspace, int o) const {
+        WorkspaceBinding& w = workspace.cast<WorkspaceBinding&>();
+        Busy busy = use(w);
+        output_index(o);
+        const int64_t B = w.ws->last_rows();
+        if (const int64_t* labels = program_->target_labels(*w.ws, o))
+            return py::array_t<int64_t>({B}, labels, workspace);
+        if (const float* rows = program_->target_rows(*w.ws, o))
+            return py::array_t<float>({B, program_->output_width(o)}, rows, workspace);
         return py::none();
     }
 
@@ -319,6 +438,31 @@ private:
 
     void mine(const DataBinding& d) const {
         if (d.owner != id_) throw py::value_error("this data was bound by another program");
+    }
+
+    // A workspace of this program, held by this call until it returns.
+    class Busy {
+    public:
+        explicit Busy(WorkspaceBinding& w) : w_(&w) {}
+        Busy(Busy&& o) noexcept : w_(o.w_) { o.w_ = nullptr; }
+        ~Busy() {
+            if (w_) w_->busy.store(false, std::memory_order_release);
+        }
+
+    private:
+        WorkspaceBinding* w_;
+    };
+    Busy use(WorkspaceBinding& w) const {
+        if (w.owner != id_) throw py::value_error("this workspace belongs to another program");
+        if (w.busy.exchange(true, std::memory_order_acquire))
+            throw std::runtime_error("this workspace is in use by another thread (each thread needs its own)");
+        return Busy(w);
+    }
+
+    // Seconds a step of B rows takes, roughly (run_kernel only compares it with its threshold).
+    double step_seconds(int64_t B, bool backward) const {
+        const double flops = 2.0 * static_cast<double>(B) * static_cast<double>(params_.size());
+        return estimated_seconds(backward ? 3.0 * flops : flops, static_cast<double>(params_.size()));
     }
 
     void output_index(int o) const {
@@ -391,7 +535,7 @@ private:
     std::unique_ptr<Program> program_;
     OptimizerStep opt_{};
     bool has_opt_ = false;
-    std::mutex mutex_;
+    std::shared_ptr<ProgramLocks> locks_ = ProgramLocks::make();
 };
 
 }  // namespace
@@ -436,6 +580,8 @@ void init_nn(py::module_& m) {
           "dx = dy * mask.");
 
     py::class_<DataBinding>(m, "ProgramData", "A dataset's arrays bound to one compiled program.");
+    py::class_<WorkspaceBinding>(m, "ProgramWorkspace",
+                                 "A thread's scratch for one compiled program (Program.workspace).");
     py::class_<ProgramBinding>(m, "Program",
                                "A model's graph compiled to C++: one call per training step "
                                "(gather, forward, losses, backward, regularization, update), per "
@@ -446,12 +592,16 @@ void init_nn(py::module_& m) {
              py::arg("params"), py::arg("grads"), py::arg("widths"), py::arg("steps"),
              py::arg("outputs"), py::arg("regularizers"), py::arg("optimizer"))
         .def("data", &ProgramBinding::data, py::arg("inputs"), py::arg("targets"))
-        .def("train_step", &ProgramBinding::train_step, py::arg("data"), py::arg("rows"),
-             py::arg("hyper"), py::arg("step"), py::arg("stats"))
-        .def("test_step", &ProgramBinding::test_step, py::arg("data"), py::arg("rows"), py::arg("stats"))
-        .def("predict", &ProgramBinding::predict, py::arg("inputs"), py::arg("outputs"))
-        .def("predictions", &ProgramBinding::predictions, py::arg("output"))
-        .def("targets", &ProgramBinding::targets, py::arg("output"));
+        .def("workspace", &ProgramBinding::workspace,
+             "Scratch for running this program: one per thread.")
+        .def("train_step", &ProgramBinding::train_step, py::arg("workspace"), py::arg("data"),
+             py::arg("rows"), py::arg("hyper"), py::arg("step"), py::arg("stats"))
+        .def("test_step", &ProgramBinding::test_step, py::arg("workspace"), py::arg("data"),
+             py::arg("rows"), py::arg("stats"))
+        .def("predict", &ProgramBinding::predict, py::arg("workspace"), py::arg("inputs"),
+             py::arg("outputs"))
+        .def("predictions", &ProgramBinding::predictions, py::arg("workspace"), py::arg("output"))
+        .def("targets", &ProgramBinding::targets, py::arg("workspace"), py::arg("output"));
 }
 
 }  // namespace fastnn_bindings

@@ -24,8 +24,10 @@ void sgemm_binding(const py::array& a, const py::array& b, py::array& c, bool tr
                               ", " + std::to_string(A.cols) + "), op(b) is (" +
                               std::to_string(B.rows) + ", " + std::to_string(B.cols) + ")");
     float* C = output_ptr(c, {A.rows, B.cols}, "out");
-    py::gil_scoped_release release;
-    sgemm(A.rows, B.cols, A.cols, alpha, A.data, A.rs, A.cs, B.data, B.rs, B.cs, beta, C, B.cols);
+    const double m = static_cast<double>(A.rows), n = static_cast<double>(B.cols), k = static_cast<double>(A.cols);
+    run_kernel(estimated_seconds(2 * m * n * k, m * k + k * n + m * n), [&] {
+        sgemm(A.rows, B.cols, A.cols, alpha, A.data, A.rs, A.cs, B.data, B.rs, B.cs, beta, C, B.cols);
+    });
 }
 
 // ---- element-wise bindings ----
@@ -38,8 +40,8 @@ void binary_binding(BinaryOp op, const py::array& a, const py::array& b, py::arr
     float* o = nullptr;
     const BroadcastPlan plan = broadcast_to_out(out, in, 2, &o);
     if (out.size() == 0) return;
-    py::gil_scoped_release release;
-    binary_forward(op, o, in[0].data, in[1].data, plan);
+    run_kernel(estimated_seconds(0, 3.0 * static_cast<double>(out.size())),
+               [&] { binary_forward(op, o, in[0].data, in[1].data, plan); });
 }
 
 void unary_binding(UnaryOp op, const py::array& x, py::array& out) {
@@ -51,36 +53,34 @@ void unary_binding(UnaryOp op, const py::array& x, py::array& out) {
     for (py::ssize_t d = 0; d < x.ndim(); ++d)
         if (out.shape(d) != x.shape(d)) throw py::value_error("out must have the shape of x");
     if (out.size() == 0) return;
-    py::gil_scoped_release release;
-    unary_forward(op, o, in[0].data, plan);
+    run_kernel(estimated_seconds(0, 2.0 * static_cast<double>(out.size())),
+               [&] { unary_forward(op, o, in[0].data, plan); });
 }
 
 // ---- reductions ----
 
 void sum_binding(const py::array& x, py::array& out, int64_t outer, int64_t reduced, int64_t inner) {
-    if (outer < 0 || reduced < 0 || inner < 0) throw py::value_error("negative extent");
-    const float* xp = contiguous_data<float>(x, outer * reduced * inner, "x", false);
-    float* op = contiguous_data<float>(out, outer * inner, "out", true);
-    py::gil_scoped_release release;
-    sum_forward(op, xp, outer, reduced, inner);
+    const float* xp = contiguous_data<float>(x, checked_size({outer, reduced, inner}, "x"), "x", false);
+    float* op = contiguous_data<float>(out, checked_size({outer, inner}, "out"), "out", true);
+    run_kernel(estimated_seconds(0, static_cast<double>(x.size())),
+               [&] { sum_forward(op, xp, outer, reduced, inner); });
 }
 
 void argmax_binding(const py::array& x, py::array& out, int64_t outer, int64_t reduced, int64_t inner) {
-    if (outer < 0 || reduced < 1 || inner < 0) throw py::value_error("argmax of an empty sequence");
-    const float* xp = contiguous_data<float>(x, outer * reduced * inner, "x", false);
-    int64_t* op = contiguous_data<int64_t>(out, outer * inner, "out", true);
-    py::gil_scoped_release release;
-    argmax_forward(op, xp, outer, reduced, inner);
+    if (reduced == 0) throw py::value_error("argmax of an empty sequence");
+    const float* xp = contiguous_data<float>(x, checked_size({outer, reduced, inner}, "x"), "x", false);
+    int64_t* op = contiguous_data<int64_t>(out, checked_size({outer, inner}, "out"), "out", true);
+    run_kernel(estimated_seconds(0, static_cast<double>(x.size())),
+               [&] { argmax_forward(op, xp, outer, reduced, inner); });
 }
 
 // ---- softmax and cross-entropy bindings ----
 
 void softmax_binding(const py::array& x, py::array& out, int64_t n, int64_t k) {
-    if (n < 0 || k < 0) throw py::value_error("negative extent");
-    const float* xp = contiguous_data<float>(x, n * k, "x", false);
-    float* op = contiguous_data<float>(out, n * k, "out", true);
-    py::gil_scoped_release release;
-    softmax_forward(op, xp, n, k);
+    const float* xp = contiguous_data<float>(x, checked_size({n, k}, "x"), "x", false);
+    float* op = contiguous_data<float>(out, checked_size({n, k}, "out"), "out", true);
+    run_kernel(estimated_seconds(10.0 * static_cast<double>(x.size()), 2.0 * static_cast<double>(x.size())),
+               [&] { softmax_forward(op, xp, n, k); });
 }
 
 // logits (n, k) float32; labels (n,) int64 in [0, k) or None; targets (n, k) float32 or None;
@@ -116,8 +116,10 @@ double softmax_xent_binding(const py::array& logits, const py::object& labels,
     } else {
         rows = contiguous_data<double>(row_loss.cast<py::array>(), n, "row_loss", true);
     }
-    py::gil_scoped_release release;
-    return softmax_xent_forward(g, rows, z, lab, tgt, n, k);
+    double loss = 0.0;
+    run_kernel(estimated_seconds(10.0 * static_cast<double>(n * k), 3.0 * static_cast<double>(n * k)),
+               [&] { loss = softmax_xent_forward(g, rows, z, lab, tgt, n, k); });
+    return loss;
 }
 
 }  // namespace

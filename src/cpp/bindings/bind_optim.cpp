@@ -20,7 +20,7 @@ void sgd_update_binding(py::array& param, const py::array& grad, const py::objec
     g = unaliased_grad(g, n, {w, v}, grad_copy);
     // The variant follows the double momentum, as Keras' `if self.momentum != 0`.
     if (momentum == 0.0) v = nullptr;
-    py::gil_scoped_release release;
+    ReleaseGil release;  // never cancelled: a half-applied update would corrupt the weights
     sgd_update(w, v, g, n, static_cast<float>(learning_rate), static_cast<float>(momentum),
                nesterov);
 }
@@ -41,7 +41,7 @@ void rmsprop_update_binding(py::array& param, const py::array& grad, py::array& 
     const float one_minus_rho = static_cast<float>(1.0 - rho);
     // The variant follows the double momentum, as Keras' `if self.momentum > 0`.
     if (!(momentum > 0.0)) m = nullptr;
-    py::gil_scoped_release release;
+    ReleaseGil release;  // never cancelled: a half-applied update would corrupt the weights
     rmsprop_update(w, v, m, g, n, static_cast<float>(learning_rate), static_cast<float>(rho),
                    one_minus_rho, static_cast<float>(momentum), static_cast<float>(epsilon));
 }
@@ -55,7 +55,7 @@ void adagrad_update_binding(py::array& param, const py::array& grad, py::array& 
     require_disjoint(n, {{w, "param"}, {acc, "accumulator"}});
     py::array_t<float> grad_copy;
     g = unaliased_grad(g, n, {w, acc}, grad_copy);
-    py::gil_scoped_release release;
+    ReleaseGil release;  // never cancelled: a half-applied update would corrupt the weights
     adagrad_update(w, acc, g, n, static_cast<float>(learning_rate), static_cast<float>(epsilon));
 }
 
@@ -74,7 +74,7 @@ void adam_update_binding(py::array& param, const py::array& grad, py::array& m, 
     py::array_t<float> grad_copy;
     g = unaliased_grad(g, n, {w, pm, pv}, grad_copy);
     const float alpha = static_cast<float>(adam_step_size(learning_rate, beta_1, beta_2, step));
-    py::gil_scoped_release release;
+    ReleaseGil release;  // never cancelled: a half-applied update would corrupt the weights
     adam_update(w, pm, pv, g, n, alpha, static_cast<float>(1.0 - beta_1),
                 static_cast<float>(1.0 - beta_2), static_cast<float>(epsilon));
 }

@@ -6,12 +6,14 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <utility>
 
 #include "../kernels/broadcast.h"
+#include "calls.h"
 
 namespace fastnn_bindings {
 
@@ -19,6 +21,24 @@ namespace py = pybind11;
 using fastnn::BroadcastPlan;
 using fastnn::MAX_DIMS;
 using fastnn::make_broadcast_plan;
+
+// The product of extents a caller passed (not a numpy shape, which numpy has already checked),
+// as the element count of `name`: a ValueError when one is negative or the product leaves the
+// range of sizes, before any pointer arithmetic could wrap around.
+inline int64_t checked_size(std::initializer_list<int64_t> extents, const char* name) {
+    constexpr int64_t LIMIT = INT64_MAX / 8;  // bytes of the largest element stay in range
+    int64_t n = 1;
+    for (int64_t e : extents) {
+        if (e < 0) throw py::value_error(std::string(name) + ": negative extent " + std::to_string(e));
+        if (e != 0 && n > LIMIT / e)
+            throw py::value_error(std::string(name) + ": the extents' product overflows");
+        n *= e;
+    }
+    // A zero extent still needs the others to be sizes: 0 x 2**62 x 4 is no array.
+    for (int64_t e : extents)
+        if (e > LIMIT) throw py::value_error(std::string(name) + ": extent " + std::to_string(e) + " is too large");
+    return n;
+}
 
 inline std::string shape_str(const py::array& a) {
     std::string s = "(";

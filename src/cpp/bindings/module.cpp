@@ -1,6 +1,10 @@
 // The compiled module fastnn._C: configuration here, each kernel family in its own binding file.
 #include <pybind11/pybind11.h>
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 
+#include <atomic>
 #include <string>
 
 #include "../kernels/cpu.h"
@@ -8,6 +12,7 @@
 #include "../kernels/memory.h"
 #include "../kernels/peak.h"
 #include "../kernels/threadpool.h"
+#include "calls.h"
 
 namespace py = pybind11;
 using namespace fastnn;
@@ -16,10 +21,26 @@ namespace fastnn_bindings {
 void init_ops(py::module_& m);
 void init_optim(py::module_& m);
 void init_nn(py::module_& m);
+
+namespace {
+std::atomic<unsigned long> main_thread_ident{0};
+
+#if !defined(_WIN32)
+void main_thread_after_fork() { main_thread_ident = PyThread_get_thread_ident(); }
+#endif
+}  // namespace
+
+bool is_main_thread() { return PyThread_get_thread_ident() == main_thread_ident.load(); }
 }  // namespace fastnn_bindings
 
 PYBIND11_MODULE(_C, m) {
     m.doc() = "fastnn's compiled kernels (private: use the fastnn package).";
+    // The module may be imported from any thread: ask threading which one runs signal handlers.
+    fastnn_bindings::main_thread_ident =
+        py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+#if !defined(_WIN32)
+    pthread_atfork(nullptr, nullptr, fastnn_bindings::main_thread_after_fork);
+#endif
 
     // ---- configuration ----
     m.def("arch", [] { return std::string(arch_name(active_arch())); },
@@ -28,10 +49,12 @@ PYBIND11_MODULE(_C, m) {
     m.def("cpu_supports_avx512", &cpu_supports_avx512);
     m.def("gemm_kernel", [] { return std::string(sgemm_kernel_name()); });
     m.def("get_num_threads", &get_num_threads);
-    m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<py::gil_scoped_release>());
+    m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<fastnn_bindings::ReleaseGil>(),
+          "Starts a pool of n threads (1 <= n <= max_threads) and returns how many it got.");
+    m.attr("max_threads") = MAX_THREADS;
     m.def("available_cpus", &available_cpus);
     m.def("measure_peak_flops", &measure_peak_flops, py::arg("seconds") = 1.0,
-          py::call_guard<py::gil_scoped_release>(),
+          py::call_guard<fastnn_bindings::ReleaseGil>(),
           "float32 flop/s of FMA loops on every pool thread, widest vectors the CPU has");
     m.def("allocation_count", &allocation_count,
           "Scratch buffers the kernels have allocated so far (tests check a warm step adds none).");

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "cancel.h"
 #include "config.h"
 #include "cpu.h"
 #include "gemm_kernels.h"
@@ -78,11 +79,15 @@ bool use_small_n(const Operands& op) {
            op.K >= GEMM_SMALL_N_MIN_K && op.csa == 1;
 }
 
-// Rows [m0, m1) of C by the small-N kernel; bt holds op(B)^T as rows of length K.
+// Rows [m0, m1) of C by the small-N kernel; bt holds op(B)^T as rows of length K. In blocks of
+// MC rows, between which a cancelled op stops.
 void small_n_rows(const Operands& op, int64_t m0, int64_t m1, const float* bt, int64_t ldbt) {
-    sgemm_avx2_small_n(m1 - m0, op.N, op.K, op.A + m0 * op.rsa, op.rsa, bt, ldbt,
-                       op.C + m0 * op.ldc, op.ldc, op.alpha, op.beta);
-    apply_epilogue(op, m0, m1, 0, op.N);
+    for (int64_t r = m0; r < m1 && !cancelled(); r += MC) {
+        const int64_t r1 = min64(m1, r + MC);
+        sgemm_avx2_small_n(r1 - r, op.N, op.K, op.A + r * op.rsa, op.rsa, bt, ldbt,
+                           op.C + r * op.ldc, op.ldc, op.alpha, op.beta);
+        apply_epilogue(op, r, r1, 0, op.N);
+    }
 }
 #endif
 
@@ -119,11 +124,12 @@ inline void run_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const
 
 // Loops 3 to 1 for one packed KC x NC block of B: ic over MC rows, jr over NR strips, ir over MR.
 // On the last K block (`last`), each MC x NC block of C gets the epilogue while it is in L2.
+// A cancelled op stops between MC blocks (a few milliseconds of work each).
 void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_t kc,
                   int64_t jc, int64_t nc, const float* b_packed, float beta, bool last,
                   Workspace& ws) {
     const int64_t NR = uk.nr;
-    for (int64_t ic = m0; ic < m1; ic += MC) {
+    for (int64_t ic = m0; ic < m1 && !cancelled(); ic += MC) {
         const int64_t mc = min64(MC, m1 - ic);
         const float* a_blk = op.A + ic * op.rsa + pc * op.csa;
         const bool packed = pack_a_block(op, m1 - m0);
@@ -163,7 +169,7 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
     const int64_t kb = k_block(op.K);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = min64(NC, n1 - jc);
-        for (int64_t pc = 0; pc < op.K; pc += kb) {
+        for (int64_t pc = 0; pc < op.K && !cancelled(); pc += kb) {
             const int64_t kc = min64(kb, op.K - pc);
             float* b_packed = ws.b(ceil_div(nc, uk.nr) * uk.nr * kc);
             sgemm_pack_b(kc, nc, op.B + pc * op.rsb + jc * op.csb, op.rsb, op.csb, uk.nr, b_packed);

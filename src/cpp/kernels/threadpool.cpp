@@ -1,6 +1,8 @@
 // The persistent thread pool behind parallel_for: workers spin briefly, then sleep on a condvar.
 #include "threadpool.h"
 
+#include "cancel.h"
+
 // pthread_atfork (Linux, macOS) and sched_getaffinity (Linux) are POSIX / glibc; Windows has
 // neither (and no fork), so it has no fork handler and counts CPUs with hardware_concurrency.
 #if !defined(_WIN32)
@@ -16,7 +18,11 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -52,13 +58,24 @@ bool spin_wait(Done done) {
 
 thread_local bool in_pool_task = false;
 
+// Shared by its workers and by whoever runs a job on it: a pool replaced by set_num_threads is
+// freed when its last worker has exited and its last job has returned.
 class Pool {
 public:
-    explicit Pool(int n_threads) : n_threads_(n_threads) {
-        for (int i = 1; i < n_threads_; ++i) {
-            // Detached: after fork() or at interpreter exit the pool is abandoned, never joined.
-            std::thread(&Pool::worker_loop, this).detach();
+    // A pool of up to n threads (the caller's included). A thread the OS refuses (a process or
+    // memory limit) is not retried: the pool keeps the workers it got.
+    static std::shared_ptr<Pool> start(int n_threads) {
+        std::shared_ptr<Pool> pool(new Pool());
+        int started = 1;
+        for (; started < n_threads; ++started) {
+            try {
+                std::thread([pool] { pool->worker_loop(); }).detach();
+            } catch (const std::system_error&) {
+                break;
+            }
         }
+        pool->n_threads_ = started;
+        return pool;
     }
 
     int size() const { return n_threads_; }
@@ -73,6 +90,7 @@ public:
     void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
         fn_ = &fn;
         n_tasks_ = n_tasks;
+        cancel_ = cancel_flag();
         next_task_.store(0, std::memory_order_relaxed);
         const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
         job_.store(gen << GEN_SHIFT, std::memory_order_release);
@@ -98,11 +116,15 @@ public:
     }
 
 private:
+    Pool() = default;
+
+    // Tasks stop being started once the job's caller is cancelled (cancel.h).
     void work() {
         in_pool_task = true;
+        CancelScope scope(cancel_);
         for (;;) {
             int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-            if (t >= n_tasks_) break;
+            if (t >= n_tasks_ || cancelled()) break;
             (*fn_)(t);
         }
         in_pool_task = false;
@@ -128,7 +150,10 @@ private:
                 wake_cv_.wait(lock, [&] { return generation_.load() != seen; });
             }
             seen = generation_.load(std::memory_order_acquire);
-            if (stopping_) return;
+            {
+                std::lock_guard<std::mutex> lock(wake_mutex_);
+                if (stopping_) return;
+            }
             if (try_join(seen)) {
                 work();
                 job_.fetch_sub(1, std::memory_order_release);
@@ -136,7 +161,7 @@ private:
         }
     }
 
-    const int n_threads_;
+    int n_threads_ = 1;
     std::mutex job_mutex_;
     std::mutex wake_mutex_;
     std::condition_variable wake_cv_;
@@ -144,6 +169,7 @@ private:
     bool stopping_ = false;
     const std::function<void(int64_t)>* fn_ = nullptr;
     int64_t n_tasks_ = 0;
+    const std::atomic<bool>* cancel_ = nullptr;
     std::atomic<int64_t> next_task_{0};
     // The current job: its generation (high bits), CLOSED once the caller has finished its
     // tasks, and how many workers joined it (low bits).
@@ -153,29 +179,41 @@ private:
     std::atomic<uint64_t> job_{CLOSED};
 };
 
-std::mutex config_mutex;   // guards pool and requested_threads
-Pool* pool = nullptr;      // created lazily; abandoned (not freed) on resize in a child after fork
-int requested_threads = 0; // 0: not decided yet
+// The configuration lives in objects that are never destroyed: a daemon thread may still run a
+// kernel while the interpreter exits and static destructors run.
+struct Config {
+    std::mutex mutex;                 // guards the two below
+    std::shared_ptr<Pool> pool;       // created at the first parallel job or by set_num_threads
+    int requested = 0;                // 0: not decided yet
+};
+Config& config() {
+    static Config* c = new Config();
+    return *c;
+}
 
 int default_threads() {
+    int n = available_cpus();
     if (const char* env = std::getenv("FASTNN_NUM_THREADS")) {
-        int n = std::atoi(env);
-        if (n >= 1) return n;
+        const int e = std::atoi(env);
+        if (e >= 1) n = e;
     }
-    return available_cpus();
+    return n < MAX_THREADS ? n : MAX_THREADS;
 }
 
 #if !defined(_WIN32)
 void after_fork_in_child() {
-    // The workers do not exist in the child and the mutexes may be held by threads that are gone:
-    // start over with fresh state, created again at the next parallel job.
-    new (&config_mutex) std::mutex();
-    pool = nullptr;
+    // The workers do not exist in the child and the mutex may be held by a thread that is gone:
+    // start over with fresh state, the pool created again at the next parallel job. The old
+    // pool's memory is left alone (its mutexes may be locked): one leak per fork.
+    Config& c = config();
+    new (&c.mutex) std::mutex();
+    new (&c.pool) std::shared_ptr<Pool>();
 }
 #endif
 
-Pool* get_pool() {
-    std::lock_guard<std::mutex> lock(config_mutex);
+// Caller holds config().mutex.
+std::shared_ptr<Pool>& pool_locked() {
+    Config& c = config();
 #if !defined(_WIN32)
     static bool atfork_registered = [] {
         pthread_atfork(nullptr, nullptr, after_fork_in_child);
@@ -183,9 +221,14 @@ Pool* get_pool() {
     }();
     (void)atfork_registered;
 #endif
-    if (requested_threads == 0) requested_threads = default_threads();
-    if (!pool) pool = new Pool(requested_threads);
-    return pool;
+    if (c.requested == 0) c.requested = default_threads();
+    if (!c.pool) c.pool = Pool::start(c.requested);
+    return c.pool;
+}
+
+std::shared_ptr<Pool> get_pool() {
+    std::lock_guard<std::mutex> lock(config().mutex);
+    return pool_locked();
 }
 
 }  // namespace
@@ -205,28 +248,32 @@ int available_cpus() {
 }
 
 int get_num_threads() {
-    std::lock_guard<std::mutex> lock(config_mutex);
-    if (requested_threads == 0) requested_threads = default_threads();
-    return requested_threads;
+    Config& c = config();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.pool) return c.pool->size();
+    if (c.requested == 0) c.requested = default_threads();
+    return c.requested;
 }
 
-void set_num_threads(int n) {
-    if (n < 1) n = 1;
-    std::lock_guard<std::mutex> lock(config_mutex);
-    if (n == requested_threads) return;
-    requested_threads = n;
-    if (pool) {
-        Pool* old = pool;
-        pool = nullptr;
+int set_num_threads(int n) {
+    if (n < 1 || n > MAX_THREADS)
+        throw std::invalid_argument("the thread count must be between 1 and " +
+                                    std::to_string(MAX_THREADS) + "; received " + std::to_string(n));
+    Config& c = config();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.pool && n == c.requested) return c.pool->size();
+    c.requested = n;
+    if (c.pool) {
+        std::shared_ptr<Pool> old = std::move(c.pool);
         std::lock_guard<std::mutex> job(old->job_mutex());  // let a running job finish
         old->shutdown();
-        // The old pool is not deleted: its detached workers may still be waking up to exit.
     }
+    return pool_locked()->size();
 }
 
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     if (n_tasks <= 0) return;
-    Pool* p = (n_tasks == 1 || in_pool_task) ? nullptr : get_pool();
+    std::shared_ptr<Pool> p = (n_tasks == 1 || in_pool_task) ? nullptr : get_pool();
     if (p && p->size() > 1) {
         std::unique_lock<std::mutex> job(p->job_mutex(), std::try_to_lock);
         // A pool shut down by set_num_threads between get_pool() and here has no workers left.
@@ -235,7 +282,7 @@ void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
             return;
         }
     }
-    for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+    for (int64_t t = 0; t < n_tasks && !cancelled(); ++t) fn(t);
 }
 
 }  // namespace fastnn

@@ -8,7 +8,8 @@ namespace fastnn {
 
 // fn(task) for every task in [0, n_tasks), spread over the pool; returns when all are done.
 // Runs inline (serially, in order) when the pool has one thread, when n_tasks <= 1, when called
-// from inside a task, or when another thread's job holds the pool. Tasks must not depend on which
+// from inside a task, or when another thread's job holds the pool. Once the caller's op is
+// cancelled (cancel.h) no further task starts. Tasks must not depend on which
 // thread runs them: scratch memory is thread_local, so results never depend on the thread count.
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn);
 
@@ -27,9 +28,15 @@ void parallel_rows(int64_t rows, int64_t row_size, int64_t chunk, int64_t parall
     });
 }
 
+// The most threads a pool may have (set_num_threads refuses more: std::invalid_argument).
+constexpr int MAX_THREADS = 1024;
+
+// The threads of the pool (the caller's included): the requested count, or fewer when the OS
+// refused some.
 int get_num_threads();
-// n >= 1. Waits for a running job to finish, then resizes the pool.
-void set_num_threads(int n);
+// 1 <= n <= MAX_THREADS. Waits for a running job to finish, then starts a pool of n threads and
+// returns how many it got (fewer than n when the OS refuses a thread: a process or memory limit).
+int set_num_threads(int n);
 // CPUs in this process' affinity mask (the default thread count unless FASTNN_NUM_THREADS is set).
 int available_cpus();
 

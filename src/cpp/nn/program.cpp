@@ -1,5 +1,5 @@
 // The compiled program: the graph's analysis, then forward, losses, backward, regularization and
-// the optimizer update over one arena of scratch memory.
+// the optimizer update, over the scratch of the caller's workspace.
 #include "program.h"
 
 #include <math.h>
@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "../kernels/cancel.h"
 #include "../kernels/config.h"
 #include "../kernels/elementwise.h"
 #include "../kernels/softmax_xent.h"
@@ -98,6 +99,10 @@ int64_t argmax_row(const float* z, int64_t K) {
 
 int64_t round_up(int64_t n) { return (n + 15) / 16 * 16; }  // 64-byte aligned segments
 
+// Values are at most this wide, so that B x width and the arena's size are checked against
+// overflow with a few multiplications.
+constexpr int64_t MAX_WIDTH = int64_t{1} << 31;
+
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("program: " + what); }
 
 }  // namespace
@@ -115,7 +120,7 @@ void Program::analyse() {
     const int V = static_cast<int>(widths_.size());
     if (n_trainable_ < 0 || n_trainable_ > n_params_) bad("more trainable parameters than parameters");
     for (int64_t w : widths_)
-        if (w < 1) bad("every value needs a width >= 1");
+        if (w < 1 || w > MAX_WIDTH) bad("every value needs a width in [1, 2**31)");
     producer_.assign(static_cast<size_t>(V), -1);
     auto width = [&](int v) { return widths_[static_cast<size_t>(v)]; };
     std::vector<int> inputs;
@@ -138,7 +143,9 @@ void Program::analyse() {
                 if (n_in != 1 || s.act == Activation::softmax || s.act >= Activation::count) bad(at + ": a bad dense step");
                 const int64_t D = width(s.in[0]);
                 const int64_t limit = s.trainable ? n_trainable_ : n_params_;
-                if (s.w < 0 || s.w + D * W > limit || (s.b != -1 && (s.b < 0 || s.b + W > limit)))
+                // D * W < 2**62: no overflow; offsets compared by subtraction, which cannot wrap.
+                if (s.w < 0 || D * W > limit || s.w > limit - D * W ||
+                    (s.b != -1 && (s.b < 0 || W > limit || s.b > limit - W)))
                     bad(at + ": the layer's weights fall outside the parameters");
                 break;
             }
@@ -192,7 +199,8 @@ void Program::analyse() {
     n_param_sets_ = static_cast<int>(set_w.size());
     reg_param_set_.clear();
     for (const ProgramRegularizer& r : regularizers_) {
-        if (r.w < 0 || r.n < 0 || r.w + r.n > n_trainable_) bad("a regularizer's weights are not trainable");
+        if (r.w < 0 || r.n < 0 || r.n > n_trainable_ || r.w > n_trainable_ - r.n)
+            bad("a regularizer's weights are not trainable");
         int found = -1;
         for (size_t k = 0; k < set_w.size(); ++k)
             if (set_w[k] == r.w) found = static_cast<int>(k);
@@ -220,32 +228,46 @@ void Program::analyse() {
     }
     // Weights no loss reaches keep a zero gradient: the flat update then leaves them as they are.
     if (n_trainable_ > 0) std::memset(grads_, 0, static_cast<size_t>(n_trainable_) * sizeof(float));
-
-    const size_t S = steps_.size(), O = outputs_.size();
-    val_.assign(static_cast<size_t>(V), Val{nullptr, 0});
-    fwd_.assign(static_cast<size_t>(V), nullptr);
-    grad_.assign(static_cast<size_t>(V), nullptr);
-    mask_.assign(S, nullptr);
-    pred_.assign(O, nullptr);
-    tgt_.assign(O, nullptr);
-    sw_.assign(O, nullptr);
-    tmp_out_.assign(O, nullptr);
-    labels_.assign(O, {});
-    cur_labels_.assign(O, 0);
-    cur_rows_.assign(O, 0);
-    cur_weights_.assign(O, 0);
-    pred_done_.assign(O, 0);
-    written_.assign(static_cast<size_t>(V), 0);
-    act_done_.assign(static_cast<size_t>(V), 0);
-    left_.assign(static_cast<size_t>(V), 0);
-    param_written_.assign(static_cast<size_t>(n_param_sets_), 0);
-    int64_t chunks = 0;
-    for (const ProgramRegularizer& r : regularizers_) chunks += (r.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
-    partials_.assign(static_cast<size_t>(chunks), 0.0);
 }
 
-void Program::reserve(int64_t B) {
-    if (B <= capacity_) return;
+ProgramWorkspace::ProgramWorkspace(const Program& p) { p.init(*this); }
+
+void Program::init(ProgramWorkspace& ws) const {
+    const int V = static_cast<int>(widths_.size());
+    const size_t S = steps_.size(), O = outputs_.size();
+    ws.val_.assign(static_cast<size_t>(V), Val{nullptr, 0});
+    ws.fwd_.assign(static_cast<size_t>(V), nullptr);
+    ws.grad_.assign(static_cast<size_t>(V), nullptr);
+    ws.mask_.assign(S, nullptr);
+    ws.pred_.assign(O, nullptr);
+    ws.tgt_.assign(O, nullptr);
+    ws.sw_.assign(O, nullptr);
+    ws.tmp_out_.assign(O, nullptr);
+    ws.labels_.assign(O, {});
+    ws.cur_labels_.assign(O, 0);
+    ws.cur_rows_.assign(O, 0);
+    ws.cur_weights_.assign(O, 0);
+    ws.pred_done_.assign(O, 0);
+    ws.written_.assign(static_cast<size_t>(V), 0);
+    ws.act_done_.assign(static_cast<size_t>(V), 0);
+    ws.left_.assign(static_cast<size_t>(V), 0);
+    ws.param_written_.assign(static_cast<size_t>(n_param_sets_), 0);
+    int64_t chunks = 0;
+    for (const ProgramRegularizer& r : regularizers_) chunks += (r.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
+    ws.partials_.assign(static_cast<size_t>(chunks), 0.0);
+}
+
+void Program::reserve(ProgramWorkspace& ws, int64_t B) const {
+    if (B <= ws.capacity_) return;
+    // The same sum in double first: a batch too large to address is refused, never wrapped.
+    double floats_per_row = 1.0;
+    for (size_t v = 0; v < widths_.size(); ++v)
+        floats_per_row += static_cast<double>(widths_[v]) * (contributions_[v] > 0 ? 2.0 : 1.0) + 1.0;
+    for (const ProgramStep& s : steps_)
+        if (s.kind == StepKind::dropout) floats_per_row += static_cast<double>(widths_[static_cast<size_t>(s.out)]);
+    for (const ProgramOutput& o : outputs_) floats_per_row += 3.0 * static_cast<double>(widths_[static_cast<size_t>(o.z)]) + 1.0;
+    if (static_cast<double>(B) * floats_per_row > 0x1p50)
+        throw std::length_error("program: " + std::to_string(B) + " rows need more scratch memory than can be addressed");
     int64_t widest = 1, total = 0;
     for (size_t v = 0; v < widths_.size(); ++v) {
         widest = widths_[v] > widest ? widths_[v] : widest;
@@ -256,29 +278,29 @@ void Program::reserve(int64_t B) {
         if (s.kind == StepKind::dropout) total += round_up(B * widths_[static_cast<size_t>(s.out)]);
     for (const ProgramOutput& o : outputs_) total += 3 * round_up(B * widths_[static_cast<size_t>(o.z)]) + round_up(B);
     total += round_up(B * widest);
-    float* p = arena_.get(total);
+    float* p = ws.arena_.get(total);
     auto take = [&](int64_t n) {
         float* q = p;
         p += round_up(n);
         return q;
     };
     for (size_t v = 0; v < widths_.size(); ++v) {
-        fwd_[v] = take(B * widths_[v]);
-        grad_[v] = contributions_[v] > 0 ? take(B * widths_[v]) : nullptr;
+        ws.fwd_[v] = take(B * widths_[v]);
+        ws.grad_[v] = contributions_[v] > 0 ? take(B * widths_[v]) : nullptr;
     }
     for (size_t si = 0; si < steps_.size(); ++si)
-        if (steps_[si].kind == StepKind::dropout) mask_[si] = take(B * widths_[static_cast<size_t>(steps_[si].out)]);
+        if (steps_[si].kind == StepKind::dropout) ws.mask_[si] = take(B * widths_[static_cast<size_t>(steps_[si].out)]);
     for (size_t o = 0; o < outputs_.size(); ++o) {
         const int64_t K = widths_[static_cast<size_t>(outputs_[o].z)];
-        pred_[o] = take(B * K);
-        tgt_[o] = take(B * K);
-        tmp_out_[o] = take(B * K);
-        sw_[o] = take(B);
-        labels_[o].resize(static_cast<size_t>(B));
+        ws.pred_[o] = take(B * K);
+        ws.tgt_[o] = take(B * K);
+        ws.tmp_out_[o] = take(B * K);
+        ws.sw_[o] = take(B);
+        ws.labels_[o].resize(static_cast<size_t>(B));
     }
-    tmp_ = take(B * widest);
-    row_loss_.resize(static_cast<size_t>(B));
-    capacity_ = B;
+    ws.tmp_ = take(B * widest);
+    ws.row_loss_.resize(static_cast<size_t>(B));
+    ws.capacity_ = B;
 }
 
 void Program::check(const ProgramData& d, const int64_t* rows, int64_t B) const {
@@ -298,15 +320,15 @@ void Program::check(const ProgramData& d, const int64_t* rows, int64_t B) const 
     }
 }
 
-void Program::begin(const ProgramData& d) {
+void Program::begin(ProgramWorkspace& ws, const ProgramData& d) const {
     for (size_t o = 0; o < outputs_.size(); ++o) {
-        cur_labels_[o] = d.targets[o].labels != nullptr;
-        cur_rows_[o] = d.targets[o].rows != nullptr;
-        cur_weights_[o] = d.targets[o].weights != nullptr;
+        ws.cur_labels_[o] = d.targets[o].labels != nullptr;
+        ws.cur_rows_[o] = d.targets[o].rows != nullptr;
+        ws.cur_weights_[o] = d.targets[o].weights != nullptr;
     }
 }
 
-void Program::gather(const ProgramData& d, const int64_t* rows, int64_t B) {
+void Program::gather(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B) const {
     auto gather_rows = [&](float* dst, const float* src, int64_t ld, int64_t w) {
         parallel_rows(B, w, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN / 2, [&](int64_t r0, int64_t r1) {
             for (int64_t i = r0; i < r1; ++i)
@@ -316,51 +338,51 @@ void Program::gather(const ProgramData& d, const int64_t* rows, int64_t B) {
     for (size_t i = 0; i < input_values_.size(); ++i) {
         const int v = input_values_[i];
         const int64_t w = widths_[static_cast<size_t>(v)];
-        gather_rows(fwd_[static_cast<size_t>(v)], d.x[i], d.ldx[i], w);
-        val_[static_cast<size_t>(v)] = {fwd_[static_cast<size_t>(v)], w};
+        gather_rows(ws.fwd_[static_cast<size_t>(v)], d.x[i], d.ldx[i], w);
+        ws.val_[static_cast<size_t>(v)] = {ws.fwd_[static_cast<size_t>(v)], w};
     }
     for (size_t o = 0; o < outputs_.size(); ++o) {
         const LossTargets& t = d.targets[o];
         const int64_t K = widths_[static_cast<size_t>(outputs_[o].z)];
         if (t.labels) {
-            for (int64_t i = 0; i < B; ++i) labels_[o][static_cast<size_t>(i)] = t.labels[rows[i]];
+            for (int64_t i = 0; i < B; ++i) ws.labels_[o][static_cast<size_t>(i)] = t.labels[rows[i]];
         } else if (t.rows) {
-            gather_rows(tgt_[o], t.rows, K, K);
+            gather_rows(ws.tgt_[o], t.rows, K, K);
         }
         if (t.weights)
-            for (int64_t i = 0; i < B; ++i) sw_[o][i] = t.weights[rows[i]];
+            for (int64_t i = 0; i < B; ++i) ws.sw_[o][i] = t.weights[rows[i]];
     }
 }
 
-void Program::forward(int64_t B, bool training) {
+void Program::forward(ProgramWorkspace& ws, int64_t B, bool training) const {
     const ElementwiseLoops& L = loops();
     for (size_t si = 0; si < steps_.size(); ++si) {
         const ProgramStep& s = steps_[si];
         const size_t out = static_cast<size_t>(s.out);
         const int64_t W = widths_[out];
-        float* y = fwd_[out];
+        float* y = ws.fwd_[out];
         switch (s.kind) {
             case StepKind::input:
                 continue;  // gathered, or the caller's rows in place
             case StepKind::dense: {
-                const Val x = val_[static_cast<size_t>(s.in[0])];
+                const Val x = ws.val_[static_cast<size_t>(s.in[0])];
                 const int64_t D = widths_[static_cast<size_t>(s.in[0])];
                 dense_forward(y, x.p, x.ld, params_ + s.w, s.b >= 0 ? params_ + s.b : nullptr, B, D, W,
                               unary_of(s.act));
                 break;
             }
             case StepKind::activation: {
-                const Val x = val_[static_cast<size_t>(s.in[0])];
+                const Val x = ws.val_[static_cast<size_t>(s.in[0])];
                 activation_forward(y, x.p, x.ld, B, W, s.act);
                 break;
             }
             case StepKind::dropout: {
-                const Val x = val_[static_cast<size_t>(s.in[0])];
+                const Val x = ws.val_[static_cast<size_t>(s.in[0])];
                 if (!training || s.rate == 0.0f) {
-                    val_[out] = x;  // the identity: no copy
+                    ws.val_[out] = x;  // the identity: no copy
                     continue;
                 }
-                dropout_forward(y, mask_[si], x.p, x.ld, B, W, s.rate, s.state[0], s.state[1]);
+                dropout_forward(y, ws.mask_[si], x.p, x.ld, B, W, s.rate, s.state[0], s.state[1]);
                 ++s.state[1];
                 break;
             }
@@ -368,13 +390,13 @@ void Program::forward(int64_t B, bool training) {
                 const BinaryOp op = s.kind == StepKind::subtract ? BinaryOp::subtract
                                     : s.kind == StepKind::multiply ? BinaryOp::multiply : BinaryOp::add;
                 const binary_loop_fn fn = L.binary[static_cast<int>(op)];
-                const Val a = val_[static_cast<size_t>(s.in[0])];
-                const Val b = val_[static_cast<size_t>(s.in[1])];
+                const Val a = ws.val_[static_cast<size_t>(s.in[0])];
+                const Val b = ws.val_[static_cast<size_t>(s.in[1])];
                 over_rows(B, W, a.ld, b.ld, [&](int64_t o, int64_t ia, int64_t ib, int64_t n) {
                     fn(y + o, a.p + ia, 1, b.p + ib, 1, n);
                 });
                 for (size_t k = 2; k < s.in.size(); ++k) {
-                    const Val c = val_[static_cast<size_t>(s.in[k])];
+                    const Val c = ws.val_[static_cast<size_t>(s.in[k])];
                     over_rows(B, W, W, c.ld, [&](int64_t o, int64_t, int64_t ic, int64_t n) {
                         fn(y + o, y + o, 1, c.p + ic, 1, n);
                     });
@@ -391,7 +413,7 @@ void Program::forward(int64_t B, bool training) {
             case StepKind::concatenate: {
                 int64_t col = 0;
                 for (int v : s.in) {
-                    const Val x = val_[static_cast<size_t>(v)];
+                    const Val x = ws.val_[static_cast<size_t>(v)];
                     const int64_t w = widths_[static_cast<size_t>(v)];
                     for (int64_t r = 0; r < B; ++r)
                         std::memcpy(y + r * W + col, x.p + r * x.ld, static_cast<size_t>(w) * sizeof(float));
@@ -401,23 +423,23 @@ void Program::forward(int64_t B, bool training) {
             }
             default: break;
         }
-        val_[out] = {y, W};
+        ws.val_[out] = {y, W};
     }
 }
 
-float* Program::grad_target(int v, bool* accumulate) {
-    *accumulate = written_[static_cast<size_t>(v)] != 0;
-    return grad_[static_cast<size_t>(v)];
+float* Program::grad_target(ProgramWorkspace& ws, int v, bool* accumulate) const {
+    *accumulate = ws.written_[static_cast<size_t>(v)] != 0;
+    return ws.grad_[static_cast<size_t>(v)];
 }
 
-void Program::contributed(int v) {
-    written_[static_cast<size_t>(v)] = 1;
-    --left_[static_cast<size_t>(v)];
+void Program::contributed(ProgramWorkspace& ws, int v) const {
+    ws.written_[static_cast<size_t>(v)] = 1;
+    --ws.left_[static_cast<size_t>(v)];
 }
 
-void Program::contribute_scaled(int v, const float* src, float scale, int64_t B) {
+void Program::contribute_scaled(ProgramWorkspace& ws, int v, const float* src, float scale, int64_t B) const {
     bool acc;
-    float* g = grad_target(v, &acc);
+    float* g = grad_target(ws, v, &acc);
     const int64_t n = B * widths_[static_cast<size_t>(v)];
     parallel_rows(n, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t i0, int64_t i1) {
         if (acc) {
@@ -428,12 +450,12 @@ void Program::contribute_scaled(int v, const float* src, float scale, int64_t B)
             for (int64_t i = i0; i < i1; ++i) g[i] = src[i] * scale;
         }
     });
-    contributed(v);
+    contributed(ws, v);
 }
 
-void Program::contribute_product(int v, const float* a, const float* b, int64_t B) {
+void Program::contribute_product(ProgramWorkspace& ws, int v, const float* a, const float* b, int64_t B) const {
     bool acc;
-    float* g = grad_target(v, &acc);
+    float* g = grad_target(ws, v, &acc);
     const int64_t n = B * widths_[static_cast<size_t>(v)];
     const binary_loop_fn mul = loops().binary[static_cast<int>(BinaryOp::multiply)];
     parallel_rows(n, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN, [&](int64_t i0, int64_t i1) {
@@ -443,40 +465,40 @@ void Program::contribute_product(int v, const float* a, const float* b, int64_t 
             mul(g + i0, a + i0, 1, b + i0, 1, i1 - i0);
         }
     });
-    contributed(v);
+    contributed(ws, v);
 }
 
-void Program::contribute_activation_grad(int v, const float* dy, const float* y, Activation act,
-                                         int64_t B) {
+void Program::contribute_activation_grad(ProgramWorkspace& ws, int v, const float* dy, const float* y, Activation act,
+                                         int64_t B) const {
     bool acc;
-    float* g = grad_target(v, &acc);
+    float* g = grad_target(ws, v, &acc);
     const int64_t K = widths_[static_cast<size_t>(v)];
     if (!acc) {
         activation_backward(g, dy, y, B, K, act);
     } else {
-        activation_backward(tmp_, dy, y, B, K, act);
+        activation_backward(ws.tmp_, dy, y, B, K, act);
         const binary_loop_fn add = loops().binary[static_cast<int>(BinaryOp::add)];
-        over_rows(B, K, K, K, [&](int64_t o, int64_t, int64_t, int64_t n) { add(g + o, g + o, 1, tmp_ + o, 1, n); });
+        over_rows(B, K, K, K, [&](int64_t o, int64_t, int64_t, int64_t n) { add(g + o, g + o, 1, ws.tmp_ + o, 1, n); });
     }
-    contributed(v);
+    contributed(ws, v);
 }
 
-const float* Program::predictions(int o) {
+const float* Program::predictions(ProgramWorkspace& ws, int o) const {
     const size_t oi = static_cast<size_t>(o);
-    if (!pred_done_[oi] && last_rows_ > 0) {
-        const Val z = val_[static_cast<size_t>(outputs_[oi].z)];
-        activation_forward(pred_[oi], z.p, z.ld, last_rows_, widths_[static_cast<size_t>(outputs_[oi].z)],
+    if (!ws.pred_done_[oi] && ws.last_rows_ > 0) {
+        const Val z = ws.val_[static_cast<size_t>(outputs_[oi].z)];
+        activation_forward(ws.pred_[oi], z.p, z.ld, ws.last_rows_, widths_[static_cast<size_t>(outputs_[oi].z)],
                            outputs_[oi].act);
-        pred_done_[oi] = 1;
+        ws.pred_done_[oi] = 1;
     }
-    return pred_[oi];
+    return ws.pred_[oi];
 }
 
-void Program::losses(int64_t B, bool backward, double* stats) {
+void Program::losses(ProgramWorkspace& ws, int64_t B, bool backward, double* stats) const {
     for (size_t oi = 0; oi < outputs_.size(); ++oi) {
         const ProgramOutput& o = outputs_[oi];
         const int z = o.z;
-        const Val zv = val_[static_cast<size_t>(z)];
+        const Val zv = ws.val_[static_cast<size_t>(z)];
         const int64_t K = widths_[static_cast<size_t>(z)];
         // The predictions only where something reads them: an element-wise loss, the binary
         // accuracy, or an argmax that the activation does not preserve (relu's ties at 0).
@@ -485,48 +507,48 @@ void Program::losses(int64_t B, bool backward, double* stats) {
         const bool need_p = (o.loss != LossKind::none && !fused) ||
                             o.metric == MetricKind::binary_accuracy ||
                             (o.metric == MetricKind::categorical_accuracy && !argmax_of_z);
-        pred_done_[oi] = need_p;
-        if (need_p) activation_forward(pred_[oi], zv.p, zv.ld, B, K, o.act);
-        const float* p = pred_[oi];
+        ws.pred_done_[oi] = need_p;
+        if (need_p) activation_forward(ws.pred_[oi], zv.p, zv.ld, B, K, o.act);
+        const float* p = ws.pred_[oi];
         double loss = 0.0, metric = 0.0;
-        const bool has_labels = cur_labels_[oi] != 0;
-        const int64_t* labels = labels_[oi].data();
+        const bool has_labels = ws.cur_labels_[oi] != 0;
+        const int64_t* labels = ws.labels_[oi].data();
         if (o.loss != LossKind::none) {
             LossTargets t;
             if (has_labels) t.labels = labels;
-            else t.rows = tgt_[oi];
-            t.weights = cur_weights_[oi] ? sw_[oi] : nullptr;
+            else t.rows = ws.tgt_[oi];
+            t.weights = ws.cur_weights_[oi] ? ws.sw_[oi] : nullptr;
             const bool wants = backward && wants_grad_[static_cast<size_t>(z)];
             const bool direct = fused || o.act == Activation::linear;
             bool acc = false;
-            float* g = tmp_out_[oi];
+            float* g = ws.tmp_out_[oi];
             if (wants && direct) {
-                g = grad_target(z, &acc);
-                if (acc) g = tmp_;
+                g = grad_target(ws, z, &acc);
+                if (acc) g = ws.tmp_;
             }
-            output_loss(o.loss, row_loss_.data(), g, fused ? zv.p : p, t, B, K,
+            output_loss(o.loss, ws.row_loss_.data(), g, fused ? zv.p : p, t, B, K,
                         o.weight / static_cast<float>(B));
             if (wants) {
                 if (!direct) {
-                    contribute_activation_grad(z, g, p, o.act, B);
+                    contribute_activation_grad(ws, z, g, p, o.act, B);
                 } else if (acc) {
-                    contribute_scaled(z, tmp_, 1.0f, B);
+                    contribute_scaled(ws, z, ws.tmp_, 1.0f, B);
                 } else {
-                    contributed(z);
+                    contributed(ws, z);
                 }
             }
-            for (int64_t i = 0; i < B; ++i) loss += row_loss_[static_cast<size_t>(i)];
+            for (int64_t i = 0; i < B; ++i) loss += ws.row_loss_[static_cast<size_t>(i)];
         }
-        const bool has_targets = has_labels || cur_rows_[oi];  // else no metric to count
+        const bool has_targets = has_labels || ws.cur_rows_[oi];  // else no metric to count
         if (has_targets && o.metric == MetricKind::categorical_accuracy) {
             const float* scores = need_p ? p : zv.p;  // softmax, sigmoid, tanh keep the argmax
             const int64_t ld = need_p ? K : zv.ld;
             for (int64_t i = 0; i < B; ++i) {
-                const int64_t truth = has_labels ? labels[i] : argmax_row(tgt_[oi] + i * K, K);
+                const int64_t truth = has_labels ? labels[i] : argmax_row(ws.tgt_[oi] + i * K, K);
                 metric += argmax_row(scores + i * ld, K) == truth;
             }
         } else if (has_targets && o.metric == MetricKind::binary_accuracy) {
-            const float* t = tgt_[oi];
+            const float* t = ws.tgt_[oi];
             for (int64_t i = 0; i < B; ++i) {
                 int64_t hits = 0;
                 for (int64_t k = 0; k < K; ++k) hits += (p[i * K + k] > 0.5f ? 1.0f : 0.0f) == t[i * K + k];
@@ -538,67 +560,67 @@ void Program::losses(int64_t B, bool backward, double* stats) {
     }
 }
 
-void Program::backward(int64_t B) {
+void Program::backward(ProgramWorkspace& ws, int64_t B) const {
     for (size_t si = steps_.size(); si-- > 0;) {
         if (!runs_backward_[si]) continue;
         const ProgramStep& s = steps_[si];
         const size_t out = static_cast<size_t>(s.out);
         const int64_t W = widths_[out];
-        float* dy = grad_[out];
+        float* dy = ws.grad_[out];
         switch (s.kind) {
             case StepKind::dense: {
                 const int u = s.in[0];
                 const size_t us = static_cast<size_t>(u);
                 const int64_t D = widths_[us];
-                if (s.act != Activation::linear && !act_done_[out])
-                    dense_activation_backward(dy, dy, fwd_[out], B * W, unary_of(s.act));
+                if (s.act != Activation::linear && !ws.act_done_[out])
+                    dense_activation_backward(dy, dy, ws.fwd_[out], B * W, unary_of(s.act));
                 DenseGrads g;
                 if (s.trainable) {
                     const size_t ps = static_cast<size_t>(param_set_[si]);
                     g.dw = grads_ + s.w;
                     g.db = s.b >= 0 ? grads_ + s.b : nullptr;
-                    g.accumulate_w = param_written_[ps] != 0;
-                    param_written_[ps] = 1;
+                    g.accumulate_w = ws.param_written_[ps] != 0;
+                    ws.param_written_[ps] = 1;
                 }
                 if (wants_grad_[us]) {
-                    g.dx = grad_target(u, &g.accumulate_x);
+                    g.dx = grad_target(ws, u, &g.accumulate_x);
                     g.lddx = D;
                     const int p = producer_[us];
                     const ProgramStep& below = steps_[static_cast<size_t>(p)];
-                    if (left_[us] == 1 && below.kind == StepKind::dense && below.act != Activation::linear) {
+                    if (ws.left_[us] == 1 && below.kind == StepKind::dense && below.act != Activation::linear) {
                         g.dx_act_grad = activation_grad_op(unary_of(below.act));
-                        g.y_below = fwd_[us];
+                        g.y_below = ws.fwd_[us];
                         g.ldy_below = D;
-                        act_done_[us] = 1;
+                        ws.act_done_[us] = 1;
                     }
                 }
-                dense_backward(g, dy, val_[us].p, val_[us].ld, params_ + s.w, B, D, W);
-                if (g.dx) contributed(u);
+                dense_backward(g, dy, ws.val_[us].p, ws.val_[us].ld, params_ + s.w, B, D, W);
+                if (g.dx) contributed(ws, u);
                 break;
             }
             case StepKind::activation:
                 if (wants_grad_[static_cast<size_t>(s.in[0])])
-                    contribute_activation_grad(s.in[0], dy, fwd_[out], s.act, B);
+                    contribute_activation_grad(ws, s.in[0], dy, ws.fwd_[out], s.act, B);
                 break;
             case StepKind::dropout:
                 if (!wants_grad_[static_cast<size_t>(s.in[0])]) break;
-                if (s.rate == 0.0f) contribute_scaled(s.in[0], dy, 1.0f, B);
-                else contribute_product(s.in[0], dy, mask_[si], B);
+                if (s.rate == 0.0f) contribute_scaled(ws, s.in[0], dy, 1.0f, B);
+                else contribute_product(ws, s.in[0], dy, ws.mask_[si], B);
                 break;
             case StepKind::add: case StepKind::subtract: case StepKind::average: {
                 const float scale = s.kind == StepKind::average ? 1.0f / static_cast<float>(s.in.size()) : 1.0f;
                 for (size_t k = 0; k < s.in.size(); ++k) {
                     if (!wants_grad_[static_cast<size_t>(s.in[k])]) continue;
                     const float sign = s.kind == StepKind::subtract && k == 1 ? -1.0f : 1.0f;
-                    contribute_scaled(s.in[k], dy, scale * sign, B);
+                    contribute_scaled(ws, s.in[k], dy, scale * sign, B);
                 }
                 break;
             }
             case StepKind::multiply:
                 for (size_t k = 0; k < 2; ++k) {
                     if (!wants_grad_[static_cast<size_t>(s.in[k])]) continue;
-                    const Val other = val_[static_cast<size_t>(s.in[1 - k])];
-                    contribute_product(s.in[k], dy, other.p, B);
+                    const Val other = ws.val_[static_cast<size_t>(s.in[1 - k])];
+                    contribute_product(ws, s.in[k], dy, other.p, B);
                 }
                 break;
             case StepKind::concatenate: {
@@ -608,7 +630,7 @@ void Program::backward(int64_t B) {
                     const int64_t w = widths_[vs];
                     if (wants_grad_[vs]) {
                         bool acc;
-                        float* g = grad_target(v, &acc);
+                        float* g = grad_target(ws, v, &acc);
                         for (int64_t r = 0; r < B; ++r) {
                             const float* src = dy + r * W + col;
                             float* dst = g + r * w;
@@ -618,7 +640,7 @@ void Program::backward(int64_t B) {
                                 std::memcpy(dst, src, static_cast<size_t>(w) * sizeof(float));
                             }
                         }
-                        contributed(v);
+                        contributed(ws, v);
                     }
                     col += w;
                 }
@@ -629,7 +651,7 @@ void Program::backward(int64_t B) {
     }
 }
 
-double Program::regularize(bool backward) {
+double Program::regularize(ProgramWorkspace& ws, bool backward) const {
     size_t chunk0 = 0;
     for (size_t r = 0; r < regularizers_.size(); ++r) {
         const ProgramRegularizer& reg = regularizers_[r];
@@ -637,7 +659,7 @@ double Program::regularize(bool backward) {
         float* dw = grads_ + reg.w;
         const size_t ps = static_cast<size_t>(reg_param_set_[r]);
         // A layer no loss reaches has no gradient this step but the penalty's.
-        const bool add = param_written_[ps] != 0;
+        const bool add = ws.param_written_[ps] != 0;
         const int64_t chunks = (reg.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
         const float l1 = reg.l1, two_l2 = 2.0f * reg.l2;
         parallel_for(chunks, [&](int64_t c) {
@@ -652,60 +674,65 @@ double Program::regularize(bool backward) {
                     dw[i] = add ? dw[i] + g : g;
                 }
             }
-            partials_[chunk0 + static_cast<size_t>(c)] =
+            ws.partials_[chunk0 + static_cast<size_t>(c)] =
                 static_cast<double>(reg.l1) * abs_sum + static_cast<double>(reg.l2) * sq_sum;
         });
-        if (backward) param_written_[ps] = 1;
+        if (backward) ws.param_written_[ps] = 1;
         chunk0 += static_cast<size_t>(chunks);
     }
     double penalty = 0.0;
-    for (size_t c = 0; c < chunk0; ++c) penalty += partials_[c];
+    for (size_t c = 0; c < chunk0; ++c) penalty += ws.partials_[c];
     return penalty;
 }
 
-void Program::train_step(const ProgramData& d, const int64_t* rows, int64_t B,
-                         const OptimizerStep* opt, double* stats) {
+void Program::gradients(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B,
+                        double* stats) const {
     check(d, rows, B);
-    reserve(B);
-    begin(d);
-    gather(d, rows, B);
+    reserve(ws, B);
+    begin(ws, d);
+    gather(ws, d, rows, B);
     // std::fill, not memset: an empty vector's data() may be null, which memset must not get.
-    std::fill(written_.begin(), written_.end(), 0);
-    std::fill(act_done_.begin(), act_done_.end(), 0);
-    std::fill(param_written_.begin(), param_written_.end(), 0);
-    std::copy(contributions_.begin(), contributions_.end(), left_.begin());
-    forward(B, true);
-    losses(B, true, stats);
-    backward(B);
-    stats[2 * outputs_.size()] = regularize(true);
+    std::fill(ws.written_.begin(), ws.written_.end(), 0);
+    std::fill(ws.act_done_.begin(), ws.act_done_.end(), 0);
+    std::fill(ws.param_written_.begin(), ws.param_written_.end(), 0);
+    std::copy(contributions_.begin(), contributions_.end(), ws.left_.begin());
+    forward(ws, B, true);
+    losses(ws, B, true, stats);
+    backward(ws, B);
+    ws.last_rows_ = B;
+}
+
+void Program::update(ProgramWorkspace& ws, const OptimizerStep* opt, double* stats) const {
+    // Never left half done: a cancelled caller still gets the whole update.
+    CancelScope whole(nullptr);
+    stats[2 * outputs_.size()] = regularize(ws, true);
     if (opt) optimizer_update(*opt);
-    last_rows_ = B;
 }
 
-void Program::test_step(const ProgramData& d, const int64_t* rows, int64_t B, double* stats) {
+void Program::test_step(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B, double* stats) const {
     check(d, rows, B);
-    reserve(B);
-    begin(d);
-    gather(d, rows, B);
-    forward(B, false);
-    losses(B, false, stats);
-    stats[2 * outputs_.size()] = regularize(false);
-    last_rows_ = B;
+    reserve(ws, B);
+    begin(ws, d);
+    gather(ws, d, rows, B);
+    forward(ws, B, false);
+    losses(ws, B, false, stats);
+    stats[2 * outputs_.size()] = regularize(ws, false);
+    ws.last_rows_ = B;
 }
 
-void Program::predict(const std::vector<const float*>& x, const std::vector<int64_t>& ldx, int64_t n,
-                      const std::vector<float*>& out) {
+void Program::predict(ProgramWorkspace& ws, const std::vector<const float*>& x, const std::vector<int64_t>& ldx, int64_t n,
+                      const std::vector<float*>& out) const {
     // Blocks of rows small enough that each layer's output stays in cache for the next layer.
     const int64_t block = 512;
-    reserve(n < block ? (n > 0 ? n : 1) : block);
-    last_rows_ = 0;  // the last step's values are overwritten: nothing of it can be read now
+    reserve(ws, n < block ? (n > 0 ? n : 1) : block);
+    ws.last_rows_ = 0;  // the last step's values are overwritten: nothing of it can be read now
     for (int64_t r0 = 0; r0 < n; r0 += block) {
         const int64_t m = n - r0 < block ? n - r0 : block;
         for (size_t i = 0; i < input_values_.size(); ++i)
-            val_[static_cast<size_t>(input_values_[i])] = {const_cast<float*>(x[i]) + r0 * ldx[i], ldx[i]};
-        forward(m, false);
+            ws.val_[static_cast<size_t>(input_values_[i])] = {const_cast<float*>(x[i]) + r0 * ldx[i], ldx[i]};
+        forward(ws, m, false);
         for (size_t oi = 0; oi < outputs_.size(); ++oi) {
-            const Val z = val_[static_cast<size_t>(outputs_[oi].z)];
+            const Val z = ws.val_[static_cast<size_t>(outputs_[oi].z)];
             const int64_t K = widths_[static_cast<size_t>(outputs_[oi].z)];
             activation_forward(out[oi] + r0 * K, z.p, z.ld, m, K, outputs_[oi].act);
         }

@@ -1,7 +1,8 @@
 // A model's graph compiled to C++: a list of steps in topological order over values (B x width
-// row-major buffers), the losses of its outputs and the optimizer update. One call runs a whole
-// training step (train_step), an evaluation batch (test_step) or inference (predict); scratch is
-// allocated for the largest batch seen and then reused, so a warm step allocates nothing.
+// row-major buffers), the losses of its outputs and the optimizer update. A training step is two
+// calls (gradients, then update), an evaluation batch one (test_step), inference one (predict);
+// scratch (the caller's workspace) is allocated for the largest batch seen and then reused, so a
+// warm step allocates nothing.
 //
 // Each step calls the same forward/backward pair that the matching layer calls one op at a time
 // (dense.h, dropout.h, the element-wise kernels). The backward pass visits the steps in reverse;
@@ -68,6 +69,44 @@ struct ProgramData {
     std::vector<LossTargets> targets;
 };
 
+class Program;
+
+// A caller's scratch for one program: the values, gradients and targets of the batch it runs,
+// sized for the largest batch it has seen. The program only reads its graph, so threads may run
+// it at once, each with its own workspace (a training step also writes the gradients and the
+// parameters: one at a time).
+class ProgramWorkspace {
+public:
+    explicit ProgramWorkspace(const Program& program);
+
+    // The last training or test step run with this workspace: its row count (0 after predict).
+    int64_t last_rows() const { return last_rows_; }
+
+private:
+    friend class Program;
+    struct Val {
+        float* p;
+        int64_t ld;
+    };
+    int64_t capacity_ = 0;
+    FloatBuffer arena_;
+    std::vector<Val> val_;              // each value's rows in this run
+    std::vector<float*> fwd_, grad_, mask_;
+    std::vector<float*> pred_, tgt_, sw_, tmp_out_;
+    float* tmp_ = nullptr;              // an accumulated contribution (capacity x widest value)
+    std::vector<std::vector<int64_t>> labels_;
+    std::vector<double> row_loss_;
+    std::vector<double> partials_;      // the regularizers' chunk sums
+    int64_t last_rows_ = 0;
+    std::vector<char> cur_labels_, cur_rows_, cur_weights_;  // per output: what the data has
+    std::vector<char> pred_done_;                 // per output: pred_ holds this step's
+    // Per step:
+    std::vector<char> written_, act_done_, param_written_;
+    std::vector<int> left_;
+};
+
+// Every method is const: a program is its graph, fixed at construction; what a run writes is in
+// the workspace it is given, in the gradients and, at the end of a train step, in the parameters.
 class Program {
 public:
     // widths[v]: the width of value v. params holds every weight, grads the first n_trainable
@@ -76,54 +115,58 @@ public:
             std::vector<ProgramOutput> outputs, std::vector<ProgramRegularizer> regularizers,
             float* params, int64_t n_params, float* grads, int64_t n_trainable);
 
-    // stats: 2 doubles per output (its summed weighted loss, its summed metric) and the
-    // regularization penalty. opt may be null (gradients only). Checks every row index and
-    // label before writing anything (std::out_of_range).
-    void train_step(const ProgramData& d, const int64_t* rows, int64_t B, const OptimizerStep* opt,
-                    double* stats);
+    // A training step in two calls. gradients: the forward pass, the losses and the backward
+    // pass of B rows, into the gradient buffer; stats gets 2 doubles per output (its summed
+    // weighted loss, its summed metric). It checks every row index and label before writing
+    // anything (std::out_of_range), and reads the parameters only. update: the regularizers'
+    // penalties (into the last double of stats, and their gradients), then the optimizer's step
+    // (opt may be null: gradients only); it writes the parameters, and always runs to its end.
+    // One training step at a time: the gradient buffer is shared.
+    void gradients(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B,
+                   double* stats) const;
+    void update(ProgramWorkspace& ws, const OptimizerStep* opt, double* stats) const;
     // The same without the backward pass and the update, and with dropout off.
-    void test_step(const ProgramData& d, const int64_t* rows, int64_t B, double* stats);
+    void test_step(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B,
+                   double* stats) const;
     // out[o] (n x K_o, contiguous): the predictions for n rows of the inputs x[i] (row stride
     // ldx[i]), in blocks that keep each layer's output in cache.
-    void predict(const std::vector<const float*>& x, const std::vector<int64_t>& ldx, int64_t n,
-                 const std::vector<float*>& out);
+    void predict(ProgramWorkspace& ws, const std::vector<const float*>& x,
+                 const std::vector<int64_t>& ldx, int64_t n, const std::vector<float*>& out) const;
 
     int n_inputs() const { return static_cast<int>(input_values_.size()); }
     int n_outputs() const { return static_cast<int>(outputs_.size()); }
     int64_t input_width(int i) const { return widths_[static_cast<size_t>(input_values_[static_cast<size_t>(i)])]; }
     int64_t output_width(int o) const { return widths_[static_cast<size_t>(outputs_[static_cast<size_t>(o)].z)]; }
     LossKind output_loss_kind(int o) const { return outputs_[static_cast<size_t>(o)].loss; }
-    // The last train_step / test_step: its row count, output o's predictions (rows x K) and its
-    // gathered target rows (null when it has labels) or labels (null when it has rows).
-    int64_t last_rows() const { return last_rows_; }
-    const float* predictions(int o);
-    const float* target_rows(int o) const {
-        return cur_rows_[static_cast<size_t>(o)] ? tgt_[static_cast<size_t>(o)] : nullptr;
+    // Of the workspace's last training or test step: output o's predictions (last_rows x K),
+    // and its gathered target rows (null when it has labels) or labels (null when it has rows).
+    const float* predictions(ProgramWorkspace& ws, int o) const;
+    const float* target_rows(const ProgramWorkspace& ws, int o) const {
+        return ws.cur_rows_[static_cast<size_t>(o)] ? ws.tgt_[static_cast<size_t>(o)] : nullptr;
     }
-    const int64_t* target_labels(int o) const {
-        return cur_labels_[static_cast<size_t>(o)] ? labels_[static_cast<size_t>(o)].data() : nullptr;
+    const int64_t* target_labels(const ProgramWorkspace& ws, int o) const {
+        return ws.cur_labels_[static_cast<size_t>(o)] ? ws.labels_[static_cast<size_t>(o)].data() : nullptr;
     }
 
 private:
-    struct Val {
-        float* p;
-        int64_t ld;
-    };
+    friend class ProgramWorkspace;
+    using Val = ProgramWorkspace::Val;
     void analyse();
-    void reserve(int64_t B);
+    void init(ProgramWorkspace& ws) const;
+    void reserve(ProgramWorkspace& ws, int64_t B) const;
     void check(const ProgramData& d, const int64_t* rows, int64_t B) const;
-    void begin(const ProgramData& d);
-    void gather(const ProgramData& d, const int64_t* rows, int64_t B);
-    void forward(int64_t B, bool training);
-    void losses(int64_t B, bool backward, double* stats);
-    void backward(int64_t B);
-    double regularize(bool backward);
-    void contribute_scaled(int v, const float* src, float scale, int64_t B);
-    void contribute_product(int v, const float* a, const float* b, int64_t B);
-    void contribute_activation_grad(int v, const float* dy, const float* y, Activation act,
-                                    int64_t B);
-    float* grad_target(int v, bool* accumulate);
-    void contributed(int v);
+    void begin(ProgramWorkspace& ws, const ProgramData& d) const;
+    void gather(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B) const;
+    void forward(ProgramWorkspace& ws, int64_t B, bool training) const;
+    void losses(ProgramWorkspace& ws, int64_t B, bool backward, double* stats) const;
+    void backward(ProgramWorkspace& ws, int64_t B) const;
+    double regularize(ProgramWorkspace& ws, bool backward) const;
+    void contribute_scaled(ProgramWorkspace& ws, int v, const float* src, float scale, int64_t B) const;
+    void contribute_product(ProgramWorkspace& ws, int v, const float* a, const float* b, int64_t B) const;
+    void contribute_activation_grad(ProgramWorkspace& ws, int v, const float* dy, const float* y,
+                                    Activation act, int64_t B) const;
+    float* grad_target(ProgramWorkspace& ws, int v, bool* accumulate) const;
+    void contributed(ProgramWorkspace& ws, int v) const;
 
     std::vector<int64_t> widths_;
     std::vector<ProgramStep> steps_;
@@ -143,24 +186,6 @@ private:
     std::vector<int> param_set_;        // per step: its weights' index among the distinct ones
     std::vector<int> reg_param_set_;    // per regularizer: the same index, or -1
     int n_param_sets_ = 0;
-
-    // Scratch for the largest batch seen (capacity_ rows):
-    int64_t capacity_ = 0;
-    FloatBuffer arena_;
-    std::vector<Val> val_;              // each value's rows in this run
-    std::vector<float*> fwd_, grad_, mask_;
-    std::vector<float*> pred_, tgt_, sw_, tmp_out_;
-    float* tmp_ = nullptr;              // an accumulated contribution (capacity x widest value)
-    std::vector<std::vector<int64_t>> labels_;
-    std::vector<double> row_loss_;
-    std::vector<double> partials_;      // the regularizers' chunk sums
-    int64_t last_rows_ = 0;
-    std::vector<char> cur_labels_, cur_rows_, cur_weights_;  // per output: what the data has
-    std::vector<char> pred_done_;                 // per output: pred_ holds this step's
-
-    // Per step:
-    std::vector<char> written_, act_done_, param_written_;
-    std::vector<int> left_;
 };
 
 }  // namespace fastnn

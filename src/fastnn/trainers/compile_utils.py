@@ -42,7 +42,8 @@ class OutputSpec:
         self.loss = loss
         self.weight = float(weight)
         self.metric_ids = list(metric_ids)
-        self.metrics: List[MetricSpec] = []
+        # Their names and the program's kernels; a dataset's own are metrics_for(its targets).
+        self.metrics: List[MetricSpec] = self.metrics_for(None)
 
     @property
     def width(self) -> int:
@@ -64,16 +65,18 @@ class OutputSpec:
         """Whether the targets are integer class indices."""
         return bool(self.loss == "sparse_categorical_crossentropy")
 
-    def resolve_metrics(self, y: Optional[np.ndarray]) -> None:
-        """Chooses each metric's function, 'accuracy' as Keras does: from the loss, the output's
-        width and the targets' shape."""
-        self.metrics = []
+    def metrics_for(self, y: Optional[np.ndarray]) -> List[MetricSpec]:
+        """Each metric with its function, 'accuracy' chosen as Keras does: from the loss, the
+        output's width and the shape of the targets ``y``. A new list per call: threads
+        evaluating different data at once each have their own."""
+        specs = []
         loss_name = self.loss if isinstance(self.loss, str) else None
         for m in self.metric_ids:
             name, fn = metrics_module.get(m, loss_name, self.width)
             if y is not None:
                 fn = metrics_module.resolve_accuracy(fn, y, self.width)
-            self.metrics.append(MetricSpec(name, m, fn))
+            specs.append(MetricSpec(name, m, fn))
+        return specs
 
 
 def _per_output(value: Any, names: List[str], what: str, default: Any) -> List[Any]:

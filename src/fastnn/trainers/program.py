@@ -9,12 +9,14 @@ A graph that cannot be compiled raises NotCompilable with the reason, which the 
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
 from .. import _C, regularizers
+from .._locks import trainer_of
 from ..autograd import Variable
 from ..layers.base import NotCompilable
 from ..layers.node import KerasTensor, Node
@@ -59,9 +61,19 @@ class FlatWeights:
     def claim(self) -> None:
         """Brings back into this buffer (with their current values) the variables that left it:
         another model that shares them made its own buffer, or a tape held a value as it was
-        assigned. The program reads this buffer, so every step claims it first."""
+        assigned. The program reads this buffer, so every step claims it first.
+
+        Raises:
+            RuntimeError: a variable to bring back is being trained in another thread (by a
+                model sharing it): moving it would lose that training's updates.
+        """
+        me = threading.get_ident()
         for v, view in zip(self.variables, self.views):
             if v._value is not view:
+                if trainer_of(v) not in (None, me):
+                    raise RuntimeError(
+                        f"the weight {v.name!r} is shared with a model that is training in "
+                        f"another thread; this model can run once that training returns")
                 view[...] = v._value
                 v._set_storage(view)
 

@@ -10,6 +10,7 @@ when the model, its compile settings or its trainable weights change, and report
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -17,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 import numpy as np
 
 from .. import _C, losses, metrics as metrics_module, ops, optimizers
+from .._locks import Lock, WeightsLock, training as training_weights
 from ..autograd import GradientTape, Variable
 from ..callbacks import History
 from ..layers.base import NotCompilable, structure_version
 from ..layers.node import KerasTensor, Node, flatten
 from ..utils import get_rng
 from .callback_list import CallbackList
-from .compile_utils import OutputSpec, Tracker, resolve_outputs
+from .compile_utils import MetricSpec, OutputSpec, Tracker, resolve_outputs
 from .data_adapter import Dataset, inputs as adapt_inputs, sample_weights, targets
 from .program import FlatWeights, ProgramBuilder, activation_code
 
@@ -44,6 +46,14 @@ class _Plan:
         self.outputs: Optional[List[OutputSpec]] = None
         self.metric_kernels: List[Any] = []  # per output: the metric the program counts (or None)
         self.reasons: Dict[str, Optional[str]] = {}
+        self._local = threading.local()
+
+    def workspace(self) -> Any:
+        """This thread's scratch for the program: threads running it at once never share one."""
+        ws = getattr(self._local, "workspace", None)
+        if ws is None:
+            ws = self._local.workspace = self.program.workspace()
+        return ws
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -70,6 +80,10 @@ class Trainer:
 
     if TYPE_CHECKING:  # what the Layer half of a Model provides
         built: bool
+        name: str
+
+        @property
+        def weights(self) -> List[Variable]: ...
 
         @property
         def trainable_weights(self) -> List[Variable]: ...
@@ -168,6 +182,11 @@ class Trainer:
         self._run_eagerly = bool(value)
         self._plan = None
 
+    def _training(self, what: str) -> Any:
+        """Marks this model's weights as trained by this call (RuntimeError if they already
+        are: the same model, or one sharing layers with it, training elsewhere)."""
+        return training_weights(self.weights, f"{what} of model {self.name!r}")
+
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"You must call compile() before {what}()")
@@ -198,9 +217,25 @@ class Trainer:
     def _plan_key(self) -> Tuple[Any, ...]:
         return (structure_version(), id(self.optimizer), self._compile_version, self._run_eagerly)
 
+    def _lock(self, name: str, make: Callable[[], Any]) -> Any:
+        """The model's lock called name, made on first use (thread-safe: dict.setdefault)."""
+        lock = self.__dict__.get(name)
+        return lock if lock is not None else self.__dict__.setdefault(name, make())
+
+    def _weights_lock(self) -> WeightsLock:
+        """Orders the op-by-op path's updates with inference (the compiled path has its own)."""
+        return self._lock("_weights_rw", WeightsLock)  # type: ignore[no-any-return]
+
+    def _reading(self, plan: _Plan, kind: str) -> Any:
+        """What inference holds while it reads the weights: the weights lock when the model's
+        ``kind`` call or its training runs op by op (their updates take it), else nothing (the
+        program orders its own steps)."""
+        op_by_op = plan.reasons.get(kind) is not None or plan.reasons.get("fit") is not None
+        return self._weights_lock().reading() if op_by_op else contextlib.nullcontext()
+
     def _current_plan(self) -> _Plan:
         # One thread at a time decides: making a plan moves the weights into its buffer.
-        with self.__dict__.setdefault("_plan_lock", threading.RLock()):
+        with self._lock("_plan_lock", lambda: Lock(reentrant=True)):
             plan = self._plan
             if plan is None or plan.key != self._plan_key():
                 plan = self._make_plan()
@@ -218,8 +253,6 @@ class Trainer:
             self.optimizer.build(trainable)
             plan.outputs = resolve_outputs(self._output_names(), self._output_shapes(),
                                            *self._compile_args)
-            for o in plan.outputs:
-                o.resolve_metrics(None)
         graph_reason = loss_reason = optimizer_reason = None
         try:
             if self._run_eagerly:
@@ -316,15 +349,15 @@ class Trainer:
         plan = self._current_plan()
         assert plan.outputs is not None
         outputs = plan.outputs
-        for o, y in zip(outputs, data.y):
-            o.resolve_metrics(y)
+        metrics = [o.metrics_for(y) for o, y in zip(outputs, data.y)]
         if plan.reasons["fit" if training else "evaluate"] is None:
-            return self._compiled_step(plan, data, training, tracker)
-        return self._op_step(data, training, tracker)
+            return self._compiled_step(plan, data, training, tracker, metrics)
+        return self._op_step(plan, data, training, tracker, metrics)
 
-    def _compiled_step(self, plan: _Plan, data: Dataset, training: bool,
-                       tracker: Tracker) -> Callable[[np.ndarray], None]:
+    def _compiled_step(self, plan: _Plan, data: Dataset, training: bool, tracker: Tracker,
+                       metrics: List[List[MetricSpec]]) -> Callable[[np.ndarray], None]:
         program = plan.program
+        workspace = plan.workspace()
         assert plan.outputs is not None
         outputs = plan.outputs
         spec: List[Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]] = []
@@ -338,11 +371,11 @@ class Trainer:
         bound = program.data([_as_2d(x) for x in data.x], spec)
         stats = np.zeros(2 * len(outputs) + 1, np.float64)
         # Per output: the metric the program counts (the first one it can), the rest in Python.
-        counted = [[next(j for j, m in enumerate(o.metrics) if m.kernel is not None)]
-                   if k is not None else [] for o, k in zip(outputs, plan.metric_kernels)]
-        python_metrics = [[j for j in range(len(o.metrics)) if j not in done]
-                          for o, done in zip(outputs, counted)]
-        sums = [[0.0] * len(o.metrics) for o in outputs]
+        counted = [[next(j for j, m in enumerate(ms) if m.kernel is not None)]
+                   if k is not None else [] for ms, k in zip(metrics, plan.metric_kernels)]
+        python_metrics = [[j for j in range(len(ms)) if j not in done]
+                          for ms, done in zip(metrics, counted)]
+        sums = [[0.0] * len(ms) for ms in metrics]
         optimizer = self.optimizer
         need_python = any(python_metrics)
         losses_view = stats[0:2 * len(outputs):2]  # a view: the program writes stats in place
@@ -355,30 +388,32 @@ class Trainer:
             if training:
                 assert optimizer is not None
                 optimizer.iterations += 1
-                program.train_step(bound, rows, optimizer._hyper_values(), optimizer.iterations,
-                                   stats)
+                program.train_step(workspace, bound, rows, optimizer._hyper_values(),
+                                   optimizer.iterations, stats)
             else:
-                program.test_step(bound, rows, stats)
+                with self._reading(plan, "evaluate"):
+                    program.test_step(workspace, bound, rows, stats)
             for i, o in enumerate(outputs):
                 for j in counted[i]:
                     sums[i][j] = stats[2 * i + 1]
                 if need_python and python_metrics[i]:
-                    y_pred = program.predictions(i).reshape((len(rows),) + tuple(o.shape[1:]))
-                    y_true = program.targets(i)
+                    y_pred = program.predictions(workspace, i).reshape((len(rows),) +
+                                                                       tuple(o.shape[1:]))
+                    y_true = program.targets(workspace, i)
                     if y_true is not None and y_true.ndim == 2 and not o.sparse:
                         y_true = y_true.reshape(y_pred.shape)
                     for j in python_metrics[i]:
-                        values = o.metrics[j].fn(y_true, y_pred)
+                        values = metrics[i][j].fn(y_true, y_pred)
                         sums[i][j] = float(np.sum(values, dtype=np.float64))
             tracker.add(len(rows), losses_view, sums, stats[-1])
         return step
 
-    def _op_step(self, data: Dataset, training: bool,
-                 tracker: Tracker) -> Callable[[np.ndarray], None]:
-        plan = self._current_plan()
+    def _op_step(self, plan: _Plan, data: Dataset, training: bool, tracker: Tracker,
+                 metrics: List[List[MetricSpec]]) -> Callable[[np.ndarray], None]:
         assert plan.outputs is not None
         outputs = plan.outputs
         optimizer = self.optimizer
+        weights_lock = self._weights_lock()
 
         def take(arrays: Sequence[Optional[np.ndarray]], rows: np.ndarray) -> List[Any]:
             return [None if a is None else np.take(a, rows, axis=0) for a in arrays]
@@ -394,13 +429,15 @@ class Trainer:
                     total, loss_sums, penalty = self._losses(outputs, preds, ys, sws, len(rows))
                 grads = tape.gradient(total, trainable) if trainable else []
                 assert optimizer is not None
-                optimizer.apply(grads, trainable)
+                with weights_lock.writing():  # inference in other threads sees whole steps
+                    optimizer.apply(grads, trainable)
             else:
-                preds = self._unpack_outputs(self(self._pack_inputs(xs), training=False))
+                with weights_lock.reading():
+                    preds = self._unpack_outputs(self(self._pack_inputs(xs), training=False))
                 _, loss_sums, penalty = self._losses(outputs, preds, ys, sws, len(rows))
             values = [np.asarray(p) for p in preds]
             sums = [[0.0 if y is None else float(np.sum(m.fn(y, p), dtype=np.float64))
-                     for m in o.metrics] for o, y, p in zip(outputs, ys, values)]
+                     for m in ms] for ms, y, p in zip(metrics, ys, values)]
             tracker.add(len(rows), loss_sums, sums, penalty)
         return step
 
@@ -468,12 +505,25 @@ class Trainer:
             per-epoch lists (per-output names too for several outputs, as Keras names them).
 
         Raises:
-            RuntimeError: fit before compile.
+            RuntimeError: fit before compile, or while these weights are being trained by
+                another call (fit or train_on_batch in another thread, or an enclosing fit):
+                one training call at a time per set of weights, while any number of threads
+                may predict and evaluate meanwhile (each sees the weights of a whole step).
             ValueError: mismatched or empty data, a wrong input shape, bad labels, bad
                 batch_size or validation_split.
             TypeError: non-numeric data.
         """
         self._require_compiled("fit")
+        with self._training("fit"):
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                             validation_data, shuffle, class_weight, sample_weight,
+                             initial_epoch, validation_batch_size, validation_freq)
+
+    def _fit(self, x: Any, y: Any, batch_size: Optional[int], epochs: int, verbose: Any,
+             callbacks: Optional[Sequence[Any]], validation_split: float, validation_data: Any,
+             shuffle: bool, class_weight: Optional[Dict[Any, float]], sample_weight: Any,
+             initial_epoch: int, validation_batch_size: Optional[int],
+             validation_freq: int) -> History:
         batch_size = _check_batch_size(batch_size)
         verbose = _verbosity(verbose)
         if not 0.0 <= validation_split < 1.0:
@@ -629,8 +679,10 @@ class Trainer:
                     assert cbs is not None and plan.weights is not None
                     cbs.on_predict_batch_begin(b)
                     plan.weights.claim()  # the callback may have run a model sharing them
-                plan.program.predict([_as_2d(a[start:start + step]) for a in xs],
-                                     [_as_2d(o[start:start + step]) for o in outs])
+                with self._reading(plan, "predict"):
+                    plan.program.predict(plan.workspace(),
+                                         [_as_2d(a[start:start + step]) for a in xs],
+                                         [_as_2d(o[start:start + step]) for o in outs])
                 if batched:
                     assert cbs is not None
                     cbs.on_predict_batch_end(b)
@@ -641,7 +693,8 @@ class Trainer:
                     assert cbs is not None
                     cbs.on_predict_batch_begin(b)
                 batch = [a[start:start + batch_size] for a in xs]
-                out = self._unpack_outputs(self(self._pack_inputs(batch), training=False))
+                with self._reading(plan, "predict"):
+                    out = self._unpack_outputs(self(self._pack_inputs(batch), training=False))
                 for i, o in enumerate(out):
                     parts[i].append(np.asarray(o, dtype=np.float32))
                 if batched:
@@ -670,12 +723,14 @@ class Trainer:
             plain Python floats.
 
         Raises:
-            RuntimeError: before compile.
+            RuntimeError: before compile, or while another call trains these weights (as
+                ``fit``).
             ValueError, TypeError: as ``fit``.
         """
         self._require_compiled("train_on_batch")
-        data = self._dataset(x, y, sample_weight, class_weight, "train_on_batch")
-        return self._one_batch(data, True, return_dict)
+        with self._training("train_on_batch"):
+            data = self._dataset(x, y, sample_weight, class_weight, "train_on_batch")
+            return self._one_batch(data, True, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> Union[float, List[float], Dict[str, float]]:
