@@ -136,18 +136,29 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None, trans_a: bool = Fal
 
 # ---- element-wise ---------------------------------------------------------------------------
 
+def broadcast_shapes(a: Tuple[int, ...], b: Tuple[int, ...], name: str) -> Tuple[int, ...]:
+    """The shape numpy broadcasts a and b to, for any rank numpy allows (np.broadcast_shapes
+    stops at 32 dimensions; arrays go to 64).
+
+    Raises:
+        ValueError: the shapes do not broadcast (``name`` is the op, for the message).
+    """
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(pa, pb):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"{name}: operands could not be broadcast together with shapes "
+                             f"{tuple(a)} and {tuple(b)}")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
 def binary(code: Any, name: str, a: Any, b: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
     """``code(a, b)`` with numpy broadcasting (``name`` is for messages)."""
     a = as_float32(a, "a")
     b = as_float32(b, "b")
-    if a.shape == b.shape:
-        shape = a.shape
-    else:
-        try:
-            shape = np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(f"{name}: operands could not be broadcast together with shapes "
-                             f"{a.shape} and {b.shape}") from None
+    shape = a.shape if a.shape == b.shape else broadcast_shapes(a.shape, b.shape, name)
     if out is None:
         result = np.empty(shape, np.float32)
         _C.binary(code, a, b, result)
@@ -351,13 +362,14 @@ def softmax_cross_entropy(logits: Any, labels: Any,
             if not np.all(y == np.round(y)):
                 raise ValueError("softmax_cross_entropy: float labels of shape (n,) must be "
                                  "integral class indices")
-        idx = np.require(y, np.int64, ["C", "A"])  # contiguous and aligned, copied if need be
         if n:
-            bad = (idx < 0) | (idx >= k)
+            # Checked in the caller's dtype: converted first, uint64 labels >= 2**63 would wrap.
+            bad = (y < 0) | (y >= k)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"softmax_cross_entropy: label {int(idx[i])} at index {i} is out "
-                                 f"of range [0, {k})")
+                raise ValueError(f"softmax_cross_entropy: label {y[i].item()!r} at index {i} is "
+                                 f"out of range [0, {k})")
+        idx = np.require(y, np.int64, ["C", "A"])  # contiguous and aligned, copied if need be
         loss = _C.softmax_xent(z, idx, None, grad, rows)
     elif y.shape == (n, k):
         t = np.ascontiguousarray(as_float32(y, "labels"))
@@ -518,7 +530,8 @@ def _update_buffers(param: Any, grad: Any, **slots: Any) -> tuple[np.ndarray, np
     g = as_float32(grad, "grad")
     if g.shape != param.shape:
         raise ValueError(f"grad has shape {g.shape} but param has shape {param.shape}")
-    return param, np.ascontiguousarray(g)
+    # Not np.ascontiguousarray: it makes a 0-d gradient 1-d.
+    return param, g if g.flags.c_contiguous else np.array(g, order="C")
 
 
 def sgd_update(

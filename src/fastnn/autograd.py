@@ -280,7 +280,7 @@ class Variable(Tensor):
         """Writes ``value`` (code None) or ``value code delta`` into the variable."""
         v = value._value if isinstance(value, Tensor) else B.as_float32(value, "value")
         try:
-            fits = np.broadcast_shapes(self.shape, v.shape) == self.shape
+            fits = B.broadcast_shapes(self.shape, v.shape, name) == self.shape
         except ValueError:
             fits = False
         if not fits:

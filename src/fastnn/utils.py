@@ -43,7 +43,11 @@ def to_categorical(y: Any, num_classes: Optional[int] = None, dtype: Any = "floa
     elif top > num_classes:
         raise ValueError(f"to_categorical: label {top - 1} is out of range for "
                          f"num_classes={num_classes}")
-    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    try:
+        out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    except (ValueError, MemoryError):
+        raise ValueError(f"to_categorical: {y.size} labels of {num_classes} classes do not fit in "
+                         f"memory (labels go up to {top - 1})") from None
     np.put_along_axis(out, y[..., None].astype(np.int64), 1, axis=-1)
     return out
 

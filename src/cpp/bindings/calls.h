@@ -51,9 +51,10 @@ constexpr double WATCH_MIN_SECONDS = 0.01;
 constexpr auto WATCH_PERIOD = std::chrono::milliseconds(20);
 
 // Rough seconds for `flops` floating-point operations plus `elements` floats streamed through
-// memory, on a slow core: only compared with WATCH_MIN_SECONDS.
+// memory, on one core with FMA units: only compared with WATCH_MIN_SECONDS. An op estimated
+// under it is short enough (tens of milliseconds even on a slow CPU) for Ctrl-C to wait.
 constexpr double estimated_seconds(double flops, double elements) {
-    return flops / 2e10 + elements / 5e8;
+    return flops / 1e11 + elements / 5e9;
 }
 
 // Only the main thread runs Python's signal handlers; a process forked from another thread

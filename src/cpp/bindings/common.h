@@ -53,8 +53,9 @@ inline void require_float32(const py::array& a, const char* name) {
     if (!a.dtype().is(py::dtype::of<float>()))
         throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
                              std::string(py::str(a.dtype())));
-    // A view that starts mid-float (e.g. of a byte buffer) would be undefined behaviour to load.
-    if (reinterpret_cast<uintptr_t>(a.data()) % alignof(float) != 0)
+    // A view that starts mid-float (e.g. of a byte buffer) would be undefined behaviour to load;
+    // an empty one is never loaded from (and numpy calls it aligned).
+    if (a.size() > 0 && reinterpret_cast<uintptr_t>(a.data()) % alignof(float) != 0)
         throw py::value_error(std::string(name) + " must be aligned to 4 bytes (copy it first)");
 }
 

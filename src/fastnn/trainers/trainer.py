@@ -688,18 +688,18 @@ class Trainer:
                     cbs.on_predict_batch_end(b)
         else:
             parts: List[List[np.ndarray]] = [[] for _ in shapes]
-            for b, start in enumerate(range(0, n, batch_size)):
-                if batched:
-                    assert cbs is not None
-                    cbs.on_predict_batch_begin(b)
-                batch = [a[start:start + batch_size] for a in xs]
-                with self._reading(plan, "predict"):
+            with self._reading(plan, "predict"):  # every batch from the same weights
+                for b, start in enumerate(range(0, n, batch_size)):
+                    if batched:
+                        assert cbs is not None
+                        cbs.on_predict_batch_begin(b)
+                    batch = [a[start:start + batch_size] for a in xs]
                     out = self._unpack_outputs(self(self._pack_inputs(batch), training=False))
-                for i, o in enumerate(out):
-                    parts[i].append(np.asarray(o, dtype=np.float32))
-                if batched:
-                    assert cbs is not None
-                    cbs.on_predict_batch_end(b)
+                    for i, o in enumerate(out):
+                        parts[i].append(np.asarray(o, dtype=np.float32))
+                    if batched:
+                        assert cbs is not None
+                        cbs.on_predict_batch_end(b)
             outs = [np.concatenate(p) if p else np.zeros((0,), np.float32) for p in parts]
         if cbs is not None:
             cbs.on_predict_end()
