@@ -8,10 +8,14 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import IO, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from .._safe_read import (Npz, check_shape, fill, inflation_limit, is_io_error, open_regular,
+                          product)
 
 Arrays = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 
@@ -25,6 +29,10 @@ IDX_FILES = (
 
 # IDX type codes (the third byte of the magic number) and their big-endian numpy dtypes.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+# The IDX header can declare up to 255; numpy 1 arrays take 32.
+_MAX_IDX_DIMS = 32
+# The element types a dataset npz may hold: bool, integers, floats.
+_NPZ_KINDS = "biuf"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -41,6 +49,10 @@ class DatasetNotFoundError(FileNotFoundError):
 def read_idx(path: Union[str, os.PathLike[str]]) -> np.ndarray:
     """Reads an IDX file (gzipped or raw) into a numpy array of its native dtype.
 
+    The header is read first and the size it declares checked before anything is allocated:
+    against the file's size for a raw file, and against the most that the file's bytes can
+    inflate to for a gzipped one, which is then inflated piece by piece into the one array.
+
     Args:
         path: the file, a str or path-like; gzip data is recognised by its magic bytes,
             whatever the name.
@@ -50,36 +62,66 @@ def read_idx(path: Union[str, os.PathLike[str]]) -> np.ndarray:
         images and labels), in native byte order.
 
     Raises:
-        ValueError: the file is not IDX, or it is truncated or too long for its header.
+        ValueError: the file is not IDX, is not a regular file (a FIFO, a device), is corrupt
+            gzip, or is truncated or too long for its header; the message names the file.
         OSError: the file cannot be read (FileNotFoundError when it does not exist).
     """
-    raw = Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+    where = os.fspath(path)
+    f, size = open_regular(path)
+    with f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        if not gzipped:
+            return _read_idx_stream(f, size, where)
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: corrupt gzip data ({e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but the "
-                         f"file has {len(raw)} bytes (truncated or corrupt)")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else data
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _read_idx_stream(stream, None, where, inflation_limit(size))
+        except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+            if is_io_error(e):
+                raise
+            raise ValueError(f"{where}: corrupt gzip data ({type(e).__name__}: {e})") from None
+
+
+def _read_idx_stream(stream: Union[IO[bytes], gzip.GzipFile], size: Optional[int], where: str,
+                     limit: int = 0) -> np.ndarray:
+    """The IDX array in stream: a raw file of size bytes, or (size None) inflating data that can
+    hold at most limit bytes."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+        raise ValueError(f"{where}: not an IDX file (bad magic number {magic.hex()})")
+    dims = stream.read(4 * magic[3])
+    if len(dims) < 4 * magic[3]:
+        raise ValueError(f"{where}: truncated IDX header")
+    shape = tuple(int.from_bytes(dims[i:i + 4], "big") for i in range(0, len(dims), 4))
+    if len(shape) > _MAX_IDX_DIMS:
+        raise ValueError(f"{where}: the IDX header declares {len(shape)} dimensions; numpy "
+                         f"arrays have at most {_MAX_IDX_DIMS}")
+    dtype = np.dtype(_IDX_DTYPES[magic[2]])
+    expected = 4 + len(dims) + check_shape(shape, dtype.itemsize, where, "the IDX header")
+    declared = f"the IDX header declares shape {shape} of {dtype.name} ({expected} bytes)"
+    if size is not None and expected != size:
+        raise ValueError(f"{where}: {declared} but the file has {size} bytes (truncated or "
+                         f"corrupt)")
+    if size is None and expected > limit:
+        raise ValueError(f"{where}: {declared}, more than the file's gzip data can inflate to "
+                         f"or this machine can hold (at most {limit} bytes)")
+    flat = np.empty(product(shape), dtype)
+    fill(stream, flat.view(np.uint8).data, where,
+         "the file" if size is not None else "the gzip data")
+    if stream.read(1):
+        raise ValueError(f"{where}: the {'file' if size is not None else 'gzip data'} goes on "
+                         f"past the {expected} bytes its IDX header declares")
+    data = flat.reshape(shape)
+    # Big-endian on disk: swapped in place, so a large file is never held twice.
+    return data.byteswap(inplace=True).view(dtype.newbyteorder("=")) if dtype.itemsize > 1 \
+        else data
 
 
 def _idx_path(folder: Path, name: str) -> Optional[Path]:
     """The file for one IDX member in folder: gzipped or raw, '-idx' or '.idx' spelling."""
     for stem in (name, name.replace("-idx", ".idx")):
         for candidate in (folder / (stem + ".gz"), folder / stem):
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
     return None
 
@@ -105,30 +147,39 @@ def load_idx_folder(folder: Path) -> Arrays:
 
 
 def load_npz(path: Path) -> Arrays:
-    """Keras' npz layout: arrays x_train, y_train, x_test, y_test (no pickles)."""
+    """Keras' npz layout: arrays x_train, y_train, x_test, y_test of bool, integers or floats.
+
+    Each array's declared size is checked against its member and the file before it is read (no
+    pickles, no other element types)."""
     keys = ("x_train", "y_train", "x_test", "y_test")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in keys if k in f.files}
-    except Exception as e:  # a bad zip, a truncated member, pickled objects: all mean unusable
-        raise ValueError(f"{path}: not a readable npz file ({type(e).__name__}: {e})") from None
-    missing = [k for k in keys if k not in arrays]
-    if missing:
-        raise ValueError(f"{path}: npz without {missing}")
-    _check_pair(arrays["x_train"], arrays["y_train"], str(path))
-    _check_pair(arrays["x_test"], arrays["y_test"], str(path))
+    where = str(path)
+    f, size = open_regular(path)
+    with f:
+        archive = Npz(f, size, where, "npz file")
+        missing = [k for k in keys if k not in archive]
+        if missing:
+            raise ValueError(f"{path}: npz without {missing}")
+        for k in keys:  # every header checked before the first array is read
+            archive.header(k, _NPZ_KINDS)
+        arrays = {k: archive.read(k, _NPZ_KINDS) for k in keys}
+    _check_pair(arrays["x_train"], arrays["y_train"], where)
+    _check_pair(arrays["x_test"], arrays["y_test"], where)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
 def load_from(location: Path, npz_name: str) -> Optional[Arrays]:
-    """The dataset at location (an npz file, or a folder with IDX files or npz_name), if any."""
-    if location.is_file():
-        return load_npz(location)
+    """The dataset at location (an npz file, or a folder with IDX files or npz_name), if any.
+
+    Whatever exists under an expected name is read, so a FIFO or a device there is refused by
+    name (ValueError) instead of being passed over in silence."""
     if location.is_dir():
         if _idx_path(location, IDX_FILES[0]) is not None:
             return load_idx_folder(location)
-        if (location / npz_name).is_file():
+        if (location / npz_name).exists():
             return load_npz(location / npz_name)
+        return None
+    if location.exists():
+        return load_npz(location)
     return None
 
 
