@@ -86,6 +86,11 @@ class _CallContext(threading.local):
 
 _context = _CallContext()
 
+# ``source``, while ``models.saving`` loads a model file on this thread: a callable
+# ``(layer name, weight name, shape, trainable) -> Variable`` that ``add_weight`` asks instead of
+# running the initializer.
+weights_from_file = threading.local()
+
 
 class InputSpec:
     """What a built layer accepts: at least ``min_ndim`` axes, and fixed sizes on some axes.
@@ -245,12 +250,18 @@ class Layer:
             The Variable, also listed in ``weights``.
 
         Raises:
-            ValueError: an unknown initializer or regularizer, or a dtype other than float32.
+            ValueError: an unknown initializer or regularizer, or a dtype other than float32;
+                while a model file loads, a shape that the file's next array does not have.
         """
         if dtype is not None and np.dtype(dtype) != np.float32:
             raise ValueError(f"fastnn weights are float32. Received: dtype={dtype!r}")
         shape = tuple(int(d) for d in shape)
-        var = Variable(initializers.get(initializer)(shape), trainable=trainable, name=name)
+        init = initializers.get(initializer)
+        # While a model file loads on this thread, the file makes the weight: its saved array is
+        # checked against the shape before anything is allocated, and no initializer runs.
+        from_file = getattr(weights_from_file, "source", None)
+        var = (from_file(self.name, name, shape, trainable) if from_file is not None
+               else Variable(init(shape), trainable=trainable, name=name))
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         structure_changed()
         reg = regularizers.get(regularizer)
@@ -335,8 +346,9 @@ class Layer:
             weights: one array per weight.
 
         Raises:
-            ValueError: a layer not built yet, a wrong number of arrays or a wrong shape (both
-                named). Nothing is written unless every array fits.
+            ValueError: a layer not built yet, a wrong number of arrays, a wrong shape (both
+                named), or an array of another kind than integers or floats (bool, complex,
+                strings, dates). Nothing is written unless every array fits.
         """
         targets = self.weights
         if not self.built and not targets:
@@ -347,6 +359,9 @@ class Layer:
                              f"received {len(weights)}")
         arrays = [np.asarray(w) for w in weights]
         for i, (t, w) in enumerate(zip(targets, arrays)):
+            if w.dtype.kind not in "iuf":  # stricter than Keras, which casts even complex or str
+                raise ValueError(f"set_weights: weight {i} must hold integers or floats. "
+                                 f"Received: dtype={w.dtype}")
             if w.shape != t.shape:
                 raise ValueError(f"set_weights: weight {i} has shape {t.shape}; received {w.shape}")
         for t, w in zip(targets, arrays):
