@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Optional
 
@@ -72,3 +73,17 @@ def set_random_seed(seed: int) -> None:
 def get_rng() -> np.random.Generator:
     """The generator behind fastnn's initialisers, shuffling and dropout."""
     return _rng
+
+
+def _after_fork_in_child() -> None:
+    # numpy guards a generator with a lock; a fork while another thread drew from it (a fit's
+    # shuffle) leaves the child's copy locked for ever. The child continues the same stream,
+    # as it would had the lock been free, from a fresh generator.
+    global _rng
+    fresh = type(_rng.bit_generator)()
+    fresh.state = _rng.bit_generator.state
+    _rng = np.random.Generator(fresh)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

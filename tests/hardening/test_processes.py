@@ -92,6 +92,42 @@ def test_a_child_forked_while_another_thread_trains_can_use_the_model(eager):
     assert r.stdout.strip() == "[0, 0, 0, 0, 0, 0]", r.stdout
 
 
+def test_a_child_forked_while_another_thread_draws_random_numbers_can_fit():
+    # numpy's generator has a lock: a fork while a fit's shuffle held it (1 fork in 6 under
+    # load) left the child's copy locked for ever. Holding the lock makes the case certain.
+    r = run("""
+    import os, threading, time
+    import numpy as np
+    from fastnn import layers, models, utils
+    model = models.Sequential([layers.Input((4,)), layers.Dropout(0.5), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    held, release = threading.Event(), threading.Event()
+    def hold():
+        with utils.get_rng().bit_generator.lock:
+            held.set()
+            release.wait()
+    threading.Thread(target=hold, daemon=True).start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:
+        x = np.ones((8, 4), np.float32)
+        model.fit(x, x[:, :2], epochs=2, verbose=0)  # shuffles: draws from the generator
+        os._exit(0)
+    for _ in range(200):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            print(os.waitstatus_to_exitcode(status))
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        print("hung")
+    release.set()
+    """, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "0", r.stdout
+
+
 @pytest.mark.parametrize("work", ["matmul", "fit"])
 def test_exit_with_daemon_threads_inside_kernels_is_clean(work):
     # Defect 4: "terminate called without an active exception", exit code 134.

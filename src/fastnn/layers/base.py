@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import _backend as B
 from .. import initializers, regularizers
+from .._locks import Lock
 from ..autograd import Tensor, Variable
 from .node import KerasTensor, Node, flatten
 
@@ -45,7 +46,7 @@ def snake_case(name: str) -> str:
 
 
 _name_counts: Dict[str, int] = {}
-_name_lock = threading.Lock()
+_name_lock = Lock()  # fork-safe: a child may name layers
 
 
 def unique_name(prefix: str) -> str:
