@@ -71,7 +71,8 @@ def test_thread_count_from_environment():
 
 
 def test_default_thread_count_is_the_available_cpus():
-    r = run_python("import os, fastnn; print(fastnn.get_num_threads(), len(os.sched_getaffinity(0)))")
+    r = run_python("import os, fastnn; "
+                   "print(fastnn.get_num_threads(), len(os.sched_getaffinity(0)))")
     assert r.returncode == 0, r.stderr
     threads, cpus = r.stdout.split()
     assert threads == cpus

@@ -4,7 +4,6 @@ fit on the same weights raises instead of interleaving (issue 12, defects 1 and 
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -13,9 +12,8 @@ import pytest
 from fastnn import callbacks, layers, models, ops, optimizers
 from fastnn.utils import set_random_seed
 
-# The stress test's calls per thread: 500 by default; the ThreadSanitizer stage runs fewer, as
-# each call there costs some twenty times more.
-CALLS = int(os.environ.get("FASTNN_STRESS_CALLS", "500"))
+# The stress test's calls per thread (also under ThreadSanitizer, where they take some 30 s).
+CALLS = 500
 
 
 class Doubled(layers.Layer):
