@@ -269,42 +269,56 @@ def test_ctrl_c_stops_a_long_fit_and_leaves_the_model_usable(eager):
 
 
 def test_ctrl_c_in_a_thread_that_is_not_main_does_not_cancel_its_ops():
-    # Only the main thread handles signals: a worker thread's long op runs to its end.
+    # Only the main thread handles signals: a worker thread's ops, one running when Ctrl-C
+    # comes among them, all run to their end.
     r = run("""
     import threading
     import numpy as np
     from fastnn import ops
-    a = np.ones((5000, 5000), np.float32)
-    result, done = [], threading.Event()
+    a = np.ones((1500, 1500), np.float32)
+    results, stop = [], threading.Event()
     def work():
-        result.append(float(ops.matmul(a, a)[0, 0]))
-        done.set()
-    threading.Thread(target=work).start()
+        try:
+            while not stop.is_set():
+                results.append(float(ops.matmul(a, a)[0, 0]))
+        except BaseException as e:
+            results.append(repr(e))
+    worker = threading.Thread(target=work)
+    worker.start()
     """ + INTERRUPT + """
     try:
-        done.wait()
-        print("done", result)
+        while True:
+            time.sleep(0.01)
     except KeyboardInterrupt:
-        done.wait()
-        print("interrupted", result)
+        stop.set()
+        worker.join()
+        print("interrupted", set(results))
     """, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["interrupted", "[5000.0]"], r.stdout
+    assert r.stdout.split() == ["interrupted", "{1500.0}"], r.stdout
 
 
 def test_signal_handlers_run_during_a_long_op():
+    # The binding polls for signals every 20 ms while the kernel runs: a handler that does not
+    # raise runs then, many times per op, and the op goes on to the right result. Without the
+    # polling, the signals of one op would coalesce into one call after it.
     r = run("""
-    import signal
+    import os, signal, threading, time
     import numpy as np
     from fastnn import ops
-    calls = []
-    signal.signal(signal.SIGUSR1, lambda *a: calls.append(1))
-    a = np.ones((6000, 6000), np.float32)
-    import os, threading, time
-    threading.Thread(target=lambda: (time.sleep(0.2), os.kill(os.getpid(), signal.SIGUSR1))
-                     ).start()
-    out = ops.matmul(a, a)
-    print(len(calls), float(out[0, 0]))
+    handled, right = [], []
+    signal.signal(signal.SIGUSR1, lambda *a: handled.append(1))
+    done = threading.Event()
+    def signal_often():
+        while not done.wait(0.01):
+            os.kill(os.getpid(), signal.SIGUSR1)
+    threading.Thread(target=signal_often).start()
+    a = np.ones((2500, 2500), np.float32)
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.5:
+        right.append(float(ops.matmul(a, a)[5, 7]) == 2500.0)
+    done.set()
+    print(len(handled) > 2 * len(right), all(right), len(handled), len(right))
     """, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["1", "6000.0"], r.stdout
+    assert r.stdout.split()[:2] == ["True", "True"], r.stdout
