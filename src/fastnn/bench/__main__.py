@@ -1,4 +1,4 @@
-"""``python -m fastnn.bench``: the kernel and training benchmarks with short defaults.
+"""``python -m fastnn.bench``: the kernel, training and Ctrl-C benchmarks with short defaults.
 Options go to both, e.g. ``--threads 1``."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import sys
 def main(argv: list[str]) -> int:
     threads = ["--threads", argv[argv.index("--threads") + 1]] if "--threads" in argv else []
     runs = [["fastnn.bench.ops", "--quick", *threads],
-            ["fastnn.bench.train", "--epochs", "1", "--train-size", "20000", *threads]]
+            ["fastnn.bench.train", "--epochs", "1", "--train-size", "20000", *threads],
+            ["fastnn.bench.interrupt", "--quick", *threads]]
     for module, *args in runs:
         print(f"$ python -m {module} {' '.join(args)}", flush=True)
         # Each benchmark sets numpy's BLAS threads before numpy loads: its own process.
