@@ -34,6 +34,16 @@ atexit.register(shutil.rmtree, SCRATCH, True)
 SECONDS_PER_INPUT = 2.0
 
 
+def forget(*modules: str) -> None:
+    """Drops modules (and their submodules) that are already imported, so that importing them
+    inside ``atheris.instrument_imports`` loads them instrumented: a .pth file may have imported
+    zipfile at start-up (certifi's does), and a module loaded then gives the fuzzer no coverage.
+    Whoever imported the old copy keeps it."""
+    for name in list(sys.modules):
+        if name in modules or name.split(".")[0] in modules:
+            del sys.modules[name]
+
+
 class SlowInput(BaseException):
     """An input took over SECONDS_PER_INPUT. A BaseException, so that no reader's
     ``except Exception`` turns it into a ValueError."""

@@ -26,10 +26,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atheris  # noqa: E402
 
-from _common import SCRATCH, check, run  # noqa: E402
+from _common import SCRATCH, check, forget, run  # noqa: E402
 
 # The readers and the standard library's zip and gzip code under them (imported here first, so
 # that they are instrumented; the target uses them too, to wrap its inputs).
+forget("zipfile", "gzip")
 with atheris.instrument_imports(include=["fastnn", "zipfile", "gzip"],
                                 enable_loader_override=False):
     import gzip

@@ -25,10 +25,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atheris  # noqa: E402
 
-from _common import SCRATCH, check, run  # noqa: E402
+from _common import SCRATCH, check, forget, run  # noqa: E402
 
 # The reader and the standard library's zip code under it (imported here first, so that it is
 # instrumented).
+forget("zipfile")
 with atheris.instrument_imports(include=["fastnn", "zipfile"], enable_loader_override=False):
     import zipfile  # noqa: F401
 
