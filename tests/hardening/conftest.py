@@ -1,5 +1,6 @@
-"""Helpers for the hostile-file tests: writing model files by hand, and running a reader in a child
-process with a timeout and a bound on the memory it may take.
+"""Helpers for the hardening tests: a small compiled model (``mlp``); for the hostile-file tests,
+writing model files by hand, and running a reader in a child process with a timeout and a bound
+on the memory it may take.
 
 A reader that blocks, allocates without limit or crashes must fail only its test, not the run: the
 risky cases run in a child. There ``RLIMIT_AS`` caps the address space at what the child has once
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn import layers, models
 
 SANITIZED = "-fsanitize=" in fastnn._C.base_flags
 CAN_LIMIT = sys.platform.startswith("linux") and not SANITIZED
@@ -143,3 +145,17 @@ def dense_config(units: int, inputs: int) -> Dict[str, Any]:
 def dense_model_config():
     """``dense_model_config(units, inputs)``: a one-Dense-layer model's description."""
     return dense_config
+
+
+def make_mlp(d=20, hidden=32, k=4):
+    """A compiled d-hidden-k classifier (relu, softmax, Adam, accuracy)."""
+    model = models.Sequential([layers.Input((d,)), layers.Dense(hidden, activation="relu"),
+                               layers.Dense(k, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture
+def mlp():
+    """``make_mlp``, the function: call it with the sizes a test needs."""
+    return make_mlp

@@ -11,22 +11,8 @@ from fastnn import _C, callbacks, layers, models, ops
 from fastnn.utils import set_random_seed
 
 
-def mlp(d=20, hidden=32, k=4):
-    model = models.Sequential([layers.Input((d,)), layers.Dense(hidden, activation="relu"),
-                               layers.Dense(k, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def blobs(n=256, d=20, k=4, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    x = (rng.normal(0, 2, (k, d))[y] + rng.normal(0, 1, (n, d))).astype(np.float32)
-    return x, y
-
-
-def test_nan_and_inf_inputs_stop_fit_with_terminate_on_nan():
-    x, y = blobs()
+def test_nan_and_inf_inputs_stop_fit_with_terminate_on_nan(blobs, mlp):
+    x, y = blobs(256, 20, 4)
     for bad in (np.nan, np.inf):
         set_random_seed(0)
         model = mlp()
@@ -40,9 +26,9 @@ def test_nan_and_inf_inputs_stop_fit_with_terminate_on_nan():
         assert model.predict(x[:2]).shape == (2, 4)  # the process and the model live on
 
 
-def test_predict_and_evaluate_check_the_feature_count():
+def test_predict_and_evaluate_check_the_feature_count(blobs, mlp):
     model = mlp()
-    x, y = blobs()
+    x, y = blobs(256, 20, 4)
     with pytest.raises(ValueError,
                        match=r"expects inputs of shape \(None, 20\); received \(256, 19\)"):
         model.predict(x[:, :19])

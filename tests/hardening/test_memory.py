@@ -8,21 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import layers, models, ops, optimizers
-
-
-def mlp(d=20, hidden=32, k=4):
-    model = models.Sequential([layers.Input((d,)), layers.Dense(hidden, activation="relu"),
-                               layers.Dense(k, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def blobs(n=256, d=20, k=4, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    x = (rng.normal(0, 2, (k, d))[y] + rng.normal(0, 1, (n, d))).astype(np.float32)
-    return x, y
+from fastnn import ops, optimizers
 
 
 def rss_mb() -> float:
@@ -37,11 +23,11 @@ def rss_mb() -> float:
 @pytest.mark.skipif("-fsanitize=" in fastnn._C.base_flags,
                     reason="under AddressSanitizer, RSS counts its quarantine of freed memory (up "
                            "to 256 MB, filled by whatever ran before), not what fastnn keeps")
-def test_no_memory_growth_over_many_calls():
+def test_no_memory_growth_over_many_calls(blobs, mlp):
     rng = np.random.default_rng(2)
     a = rng.standard_normal((16, 16)).astype(np.float32)
     out = np.empty_like(a)
-    x, y = blobs(n=128)
+    x, y = blobs(128, 20, 4)
 
     def op_calls(n):
         for _ in range(n):
