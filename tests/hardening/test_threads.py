@@ -207,11 +207,17 @@ def test_inference_during_real_training_sees_the_weights_of_a_whole_step(eager):
     def trainer():
         started.wait(60)
         try:
-            model.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[Record()])
+            # 3 epochs at least, and on until the predictor has had 10 turns: on a busy machine
+            # 3 epochs of small steps can pass before its first.
+            for epoch in range(100):
+                model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[Record()])
+                if epoch >= 2 and len(seen) >= 10:
+                    break
         finally:
             done.set()
 
     def predictor():
+        seen.append(model.predict(probe))  # its workspace made before training starts
         started.set()
         while not done.is_set():
             seen.append(model.predict(probe))
