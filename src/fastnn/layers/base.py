@@ -92,6 +92,10 @@ _context = _CallContext()
 # running the initializer.
 weights_from_file = threading.local()
 
+# The dtype kinds a weight may be set from (integers, floats), by set_weights or a model file;
+# stricter than Keras, which casts even complex or str.
+WEIGHT_KINDS = "iuf"
+
 
 class InputSpec:
     """What a built layer accepts: at least ``min_ndim`` axes, and fixed sizes on some axes.
@@ -360,7 +364,7 @@ class Layer:
                              f"received {len(weights)}")
         arrays = [np.asarray(w) for w in weights]
         for i, (t, w) in enumerate(zip(targets, arrays)):
-            if w.dtype.kind not in "iuf":  # stricter than Keras, which casts even complex or str
+            if w.dtype.kind not in WEIGHT_KINDS:
                 raise ValueError(f"set_weights: weight {i} must hold integers or floats. "
                                  f"Received: dtype={w.dtype}")
             if w.shape != t.shape:

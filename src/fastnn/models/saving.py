@@ -28,7 +28,7 @@ from .. import losses, metrics as metrics_module, optimizers
 from .._safe_read import Npz, open_regular
 from ..autograd import Variable
 from ..layers import deserialize as deserialize_layer
-from ..layers.base import weights_from_file
+from ..layers.base import WEIGHT_KINDS, weights_from_file
 
 __all__ = ["save_model", "load_model"]
 
@@ -37,8 +37,6 @@ FORMAT_VERSION = 2
 _CONFIG_KEY = "__fastnn_config__"
 # A model description is a few kB per layer: 64 MB of JSON is not one.
 _MAX_DESCRIPTION = 64 << 20
-# What a saved weight may hold: integers or floats, made float32 as set_weights does.
-_WEIGHT_KINDS = "iuf"
 
 # The model classes a file can name, registered by their modules (Functional, Sequential).
 MODEL_CLASSES: Dict[str, Type[Any]] = {}
@@ -163,7 +161,7 @@ def _weight_shapes(archive: Npz, path: Path) -> List[Tuple[int, ...]]:
         raise ValueError(f"{path}: unexpected arrays in a model file: {odd[:5]}"
                          f"{' ...' if len(odd) > 5 else ''} (it holds weight_0 ... "
                          f"weight_{{n-1}} and the model header)")
-    return [archive.header(f"weight_{i}", _WEIGHT_KINDS).shape for i in range(len(names))]
+    return [archive.header(f"weight_{i}", WEIGHT_KINDS).shape for i in range(len(names))]
 
 
 class _SavedWeights:
@@ -211,10 +209,10 @@ class _SavedWeights:
         later fastnn made a copy there, each call would give a new one, and assign is used)."""
         name = f"weight_{k}"
         target = np.asarray(var)
-        if target is np.asarray(var) and self.archive.fits(name, _WEIGHT_KINDS, target):
-            self.archive.read_into(name, _WEIGHT_KINDS, target)
+        if target is np.asarray(var) and self.archive.fits(name, WEIGHT_KINDS, target):
+            self.archive.read_into(name, WEIGHT_KINDS, target)
         else:
-            var.assign(self.archive.read(name, _WEIGHT_KINDS))
+            var.assign(self.archive.read(name, WEIGHT_KINDS))
 
     def finish(self, model: Any, path: Path) -> None:
         """Checks the rebuilt model's weights against the file, and fills them if the layers
