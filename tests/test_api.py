@@ -3,6 +3,7 @@ one version, and the README's code blocks running as written."""
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import inspect
 import re
@@ -43,6 +44,21 @@ def test_every_public_name_has_a_docstring():
     assert len(names) > 150  # the walk really covers the API
     undocumented = [name for name, obj in names if not (inspect.getdoc(obj) or "").strip()]
     assert undocumented == []
+
+
+def test_docstring_examples_run():
+    """The ``>>>`` examples in the API reference run and print what they show."""
+    finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    seen = set()
+    for name, obj in public_names():
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        for test in finder.find(obj, name, globs={}):
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0, result
 
 
 def test_import_fastnn_loads_nothing_heavy():

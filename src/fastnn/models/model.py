@@ -38,6 +38,24 @@ class Model(Trainer, Layer):
         ValueError: (functional) a graph whose outputs do not depend on its inputs only, or two
             layers with one name.
         TypeError: inputs or outputs that are not symbolic tensors.
+
+    Example: the book's two-layer network with the functional API.
+
+    >>> import numpy as np
+    >>> from fastnn import layers, models
+    >>> input_tensor = layers.Input(shape=(784,))
+    >>> x = layers.Dense(32, activation="relu")(input_tensor)
+    >>> output_tensor = layers.Dense(10, activation="softmax")(x)
+    >>> model = models.Model(inputs=input_tensor, outputs=output_tensor)
+    >>> model.compile(optimizer="rmsprop", loss="categorical_crossentropy",
+    ...               metrics=["accuracy"])
+    >>> x_train = np.random.rand(256, 784).astype("float32")
+    >>> y_train = np.eye(10, dtype="float32")[np.arange(256) % 10]
+    >>> history = model.fit(x_train, y_train, epochs=2, batch_size=128, verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss']
+    >>> model.predict(x_train[:3], verbose=0).shape
+    (3, 10)
     """
 
     # models/functional.py registers itself here: Model(inputs, outputs) builds one.
