@@ -395,6 +395,98 @@ def sigmoid_cross_entropy(logits: Any, targets: Any) -> Tuple[np.ndarray, np.nda
     return loss.astype(np.float32, copy=False), unary(SIGMOID, z) - y
 
 
+# ---- sparse rows -----------------------------------------------------------------------------
+
+def is_scipy_sparse(x: Any) -> bool:
+    """Whether x is a scipy.sparse matrix or array (without importing scipy)."""
+    return type(x).__module__.startswith("scipy.sparse") and hasattr(x, "tocsr")
+
+
+class SparseRows:
+    """Rows of a sparse matrix in compressed sparse row form, as the dense kernels read them: a
+    scipy.sparse input of ``fit``, ``evaluate`` or ``predict``, and each batch of it. Batches are
+    row slices (``x[a:b]`` shares the arrays) or gathered rows (``x.take(rows)``); neither is
+    ever densified. ``indptr``'s offsets are absolute into ``indices`` and ``data``.
+
+    Args:
+        indptr: int64 (n + 1,), row r's non-zeros at ``indptr[r]:indptr[r + 1]``.
+        indices: int32 column indices.
+        data: float32 values.
+        n_cols: the number of columns.
+    """
+
+    __slots__ = ("indptr", "indices", "data", "shape")
+    ndim = 2
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                 n_cols: int) -> None:
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.shape = (len(indptr) - 1, int(n_cols))
+
+    @classmethod
+    def from_scipy(cls, m: Any, name: str) -> SparseRows:
+        """A scipy.sparse matrix as SparseRows (one copy of what is not already int32 indices
+        and float32 values; other formats than CSR are converted by scipy).
+
+        Raises:
+            TypeError: non-numeric values.
+            ValueError: not 2-d, more columns than int32 indices reach, or a malformed matrix
+                (offsets or column indices out of range).
+        """
+        if len(m.shape) != 2:
+            raise ValueError(f"{name}: a sparse input must be 2-d (samples, features); "
+                             f"received shape {m.shape}")
+        if m.dtype.kind not in REAL_KINDS:
+            raise TypeError(f"{name} must be numeric; received a sparse matrix of dtype {m.dtype}")
+        if m.shape[1] > np.iinfo(np.int32).max:
+            raise ValueError(f"{name}: {m.shape[1]} columns are more than a sparse input takes "
+                             f"(2**31 - 1)")
+        if m.format != "csr":
+            m = m.tocsr()
+        indptr = np.ascontiguousarray(m.indptr, dtype=np.int64)
+        indices = np.ascontiguousarray(m.indices, dtype=np.int32)
+        data = np.ascontiguousarray(m.data, dtype=np.float32)
+        nnz = len(indices)
+        if len(indptr) != m.shape[0] + 1 or len(data) != nnz or (len(indptr) and (
+                indptr[0] < 0 or indptr[-1] > nnz or np.any(np.diff(indptr) < 0))):
+            raise ValueError(f"{name}: a malformed sparse matrix (its indptr does not fit its "
+                             f"{nnz} stored values)")
+        used = indices[indptr[0]:indptr[-1]]
+        if used.size and (used.min() < 0 or used.max() >= m.shape[1]):
+            raise ValueError(f"{name}: a malformed sparse matrix (column indices outside "
+                             f"[0, {m.shape[1]}))")
+        return cls(indptr, indices, data, m.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> SparseRows:
+        if not isinstance(key, slice):
+            raise TypeError("sparse rows are sliced by a slice of rows")
+        start, stop, step = key.indices(self.shape[0])
+        if step != 1:
+            raise ValueError("sparse rows are sliced by contiguous rows")
+        return SparseRows(self.indptr[start:max(start, stop) + 1], self.indices, self.data,
+                          self.shape[1])
+
+    def take(self, rows: np.ndarray) -> SparseRows:
+        """The given rows, in that order, in new compact arrays."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        indptr = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        src = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1], dtype=np.int64)
+        return SparseRows(indptr, self.indices[src], self.data[src], self.shape[1])
+
+    def kernel_args(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, indices, data), the form the C++ kernels take."""
+        return self.indptr, self.indices, self.data
+
+    def __repr__(self) -> str:
+        return (f"<SparseRows of shape {self.shape} with {self.indptr[-1] - self.indptr[0]} "
+                f"stored values>")
+
+
 # ---- dense, dropout, concatenation ----------------------------------------------------------
 
 def _rows(x2: np.ndarray) -> np.ndarray:
@@ -407,8 +499,11 @@ def _rows(x2: np.ndarray) -> np.ndarray:
 
 
 def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
-    """``activation(x @ kernel + bias)`` through the C++ dense kernel; x (..., D)."""
-    x = as_float32(x, "x")
+    """``activation(x @ kernel + bias)`` through the C++ dense kernel; x (..., D), or
+    SparseRows (B, D)."""
+    sparse = isinstance(x, SparseRows)
+    if not sparse:
+        x = as_float32(x, "x")
     kernel = np.ascontiguousarray(as_float32(kernel, "kernel"))
     if kernel.ndim != 2:
         raise ValueError(f"dense: the kernel must be 2-d (inputs, units); received shape "
@@ -422,17 +517,27 @@ def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
         b = np.ascontiguousarray(as_float32(bias, "bias"))
         if b.shape != (u,):
             raise ValueError(f"dense: the bias must have shape ({u},); received {b.shape}")
+    if sparse:
+        y = np.empty((x.shape[0], u), np.float32)
+        _C.dense_forward_sparse(x.kernel_args(), kernel, b, y, DENSE_ACTIVATIONS[activation])
+        return y
     x2 = _rows(x.reshape(math.prod(x.shape[:-1]), d) if x.ndim != 2 else x)
     y = np.empty((x2.shape[0], u), np.float32)
     _C.dense_forward(x2, kernel, b, y, DENSE_ACTIVATIONS[activation])
     return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (u,))
 
 
-def dense_backward(dz: np.ndarray, x: np.ndarray, kernel: np.ndarray, want_x: bool,
+def dense_backward(dz: np.ndarray, x: Any, kernel: np.ndarray, want_x: bool,
                    want_w: bool, want_b: bool) -> Tuple[Optional[np.ndarray], ...]:
     """(dx, dkernel, dbias) from dz, the gradient w.r.t. ``x @ kernel + bias`` (None where not
-    wanted)."""
+    wanted; always for SparseRows x, which is data)."""
     d, u = kernel.shape
+    if isinstance(x, SparseRows):
+        dw = np.empty((d, u), np.float32) if want_w else None
+        db = np.empty(u, np.float32) if want_b else None
+        _C.dense_backward_sparse(np.ascontiguousarray(dz, dtype=np.float32), x.kernel_args(), dw,
+                                 db, d)
+        return None, dw, db
     x2 = _rows(x.reshape(-1, d))
     dz2 = np.ascontiguousarray(dz.reshape(-1, u))
     dx = np.empty(x2.shape, np.float32) if want_x else None

@@ -654,7 +654,8 @@ def dense(x: Any, kernel: Any, bias: Any, activation: str) -> Tensor:
     """``activation(x @ kernel + bias)`` by the C++ dense pair: forward with the bias and the
     activation in the GEMM's epilogue, backward as dense_backward after the activation's
     derivative."""
-    xv, kv = _array(x, "x"), _array(kernel, "kernel")
+    xv = x if isinstance(x, B.SparseRows) else _array(x, "x")
+    kv = _array(kernel, "kernel")
     bv = None if bias is None else _array(bias, "bias")
     y = B.dense(xv, kv, bv, activation)
     act_grad = B.ACTIVATION_GRAD.get(activation)

@@ -49,6 +49,50 @@ Strided2D rows_of(const py::array& a, const char* name, int64_t width) {
     return s;
 }
 
+// A sparse matrix from Python: the tuple (indptr, indices, data) of a CSR matrix of `width`
+// columns: int64 (n + 1,), int32 (nnz,), float32 (nnz,), each 1-d and C-contiguous. indptr's
+// offsets are absolute (a slice of a larger matrix's indptr is fine). Every offset and column
+// index is checked here, so the kernels read inside the arrays only. Sets *n to the row count;
+// `keep` holds the arrays for as long as the caller reads them.
+CsrRows csr_arg(const py::object& obj, int64_t width, const std::string& name, int64_t* n,
+                std::vector<py::object>* keep) {
+    if (!py::isinstance<py::tuple>(obj) || py::len(obj) != 3)
+        throw py::type_error(name + " must be an array or a sparse matrix (indptr, indices, data)");
+    const py::tuple t = obj.cast<py::tuple>();
+    auto vector_of = [&](const py::object& o, const char* what, bool is_int64, bool is_int32) {
+        const bool ok = (is_int64 && py::isinstance<py::array_t<int64_t>>(o)) ||
+                        (is_int32 && py::isinstance<py::array_t<int32_t>>(o)) ||
+                        (!is_int64 && !is_int32 && py::isinstance<py::array_t<float>>(o));
+        if (!ok) throw py::type_error(name + ": " + what + " has the wrong dtype");
+        py::array a = py::reinterpret_borrow<py::array>(o);
+        if (a.ndim() != 1 || !(a.flags() & py::array::c_style))
+            throw py::value_error(name + ": " + what + " must be 1-d and C-contiguous");
+        if (keep) keep->push_back(o);
+        return a;
+    };
+    const py::array indptr = vector_of(t[0], "indptr (int64)", true, false);
+    const py::array indices = vector_of(t[1], "indices (int32)", false, true);
+    const py::array data = vector_of(t[2], "data (float32)", false, false);
+    if (indptr.shape(0) < 1) throw py::value_error(name + ": indptr is empty");
+    if (indices.shape(0) != data.shape(0))
+        throw py::value_error(name + ": indices and data differ in length");
+    CsrRows x;
+    x.indptr = static_cast<const int64_t*>(indptr.data());
+    x.indices = static_cast<const int32_t*>(indices.data());
+    x.data = static_cast<const float*>(data.data());
+    *n = indptr.shape(0) - 1;
+    const int64_t nnz = indices.shape(0);
+    if (x.indptr[0] < 0 || x.indptr[*n] > nnz)
+        throw py::value_error(name + ": indptr points outside indices");
+    for (int64_t r = 0; r < *n; ++r)
+        if (x.indptr[r + 1] < x.indptr[r]) throw py::value_error(name + ": indptr decreases at row " + std::to_string(r));
+    for (int64_t k = x.indptr[0]; k < x.indptr[*n]; ++k)
+        if (x.indices[k] < 0 || x.indices[k] >= width)
+            throw py::value_error(name + ": column index " + std::to_string(x.indices[k]) + " is out of range for " +
+                                  std::to_string(width) + " columns");
+    return x;
+}
+
 float* c_float(const py::object& obj, std::initializer_list<int64_t> shape, const char* name) {
     if (obj.is_none()) return nullptr;
     if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string(name) + " must be a numpy array or None");
@@ -69,6 +113,39 @@ void dense_forward_binding(const py::array& x, const py::array& w, const py::obj
     const double B = static_cast<double>(X.rows), D = static_cast<double>(W.rows), U = static_cast<double>(W.cols);
     run_kernel(estimated_seconds(2 * B * D * U, B * D + D * U + B * U),
                [&] { dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a); });
+}
+
+// y = act(x w + b) for a sparse x (indptr, indices, data) of D = w's rows columns.
+void dense_forward_sparse_binding(const py::object& x, const py::array& w, const py::object& b, py::array& y,
+                                  Activation act) {
+    const Strided2D W = strided_2d(w, "kernel");
+    if (W.rs != W.cols || W.cs != 1) throw py::value_error("kernel must be C-contiguous");
+    int64_t B = 0;
+    const CsrRows X = csr_arg(x, W.rows, "x", &B, nullptr);
+    const float* bias = nullptr;
+    if (!b.is_none()) bias = contiguous_data<float>(b.cast<py::array>(), W.cols, "bias", false);
+    float* out = output_ptr(y, {B, W.cols}, "y");
+    const UnaryOp a = dense_act(act);
+    const double work = static_cast<double>(csr_nnz(X, B)) * static_cast<double>(W.cols);
+    run_kernel(estimated_seconds(2 * work, 2 * work),
+               [&] { dense_forward_sparse(out, X, W.data, bias, B, W.cols, a); });
+}
+
+// dw (D, U) and db (U,), each optional, from dz (B, U) and a sparse x of D columns.
+void dense_backward_sparse_binding(const py::array& dz, const py::object& x, const py::object& dw,
+                                   const py::object& db, int64_t D) {
+    if (dz.ndim() != 2) throw py::value_error("dz must be (B, U)");
+    const int64_t U = dz.shape(1);
+    int64_t B = 0;
+    const CsrRows X = csr_arg(x, D, "x", &B, nullptr);
+    if (dz.shape(0) != B) throw py::value_error("dz must have one row per row of x");
+    const float* g = contiguous_data<float>(dz, B * U, "dz", false);
+    DenseGrads grads;
+    grads.dw = c_float(dw, {D, U}, "dw");
+    grads.db = c_float(db, {U}, "db");
+    const double work = static_cast<double>(csr_nnz(X, B)) * static_cast<double>(U);
+    run_kernel(estimated_seconds(2 * work, 2 * work),
+               [&] { dense_backward_sparse(grads, g, X, B, D, U); });
 }
 
 // dx (B, D), dw (D, U), db (U,), each optional, from dz (B, U), x (B, D) and w (D, U).
@@ -274,7 +351,7 @@ public:
         }
     }
 
-    DataBinding data(const std::vector<py::array>& inputs, const std::vector<TargetSpec>& targets) const {
+    DataBinding data(const std::vector<py::object>& inputs, const std::vector<TargetSpec>& targets) const {
         DataBinding d;
         d.owner = id_;
         if (static_cast<int>(inputs.size()) != program_->n_inputs())
@@ -287,11 +364,11 @@ public:
             if (rows != n) throw py::value_error(what + " has " + std::to_string(rows) + " rows, not " + std::to_string(n));
         };
         for (size_t i = 0; i < inputs.size(); ++i) {
-            const Strided2D X = rows_of(inputs[i], "an input", program_->input_width(static_cast<int>(i)));
-            same_n(X.rows, "input " + std::to_string(i));
-            d.data.x.push_back(X.data);
-            d.data.ldx.push_back(X.rs);
-            d.keep.push_back(inputs[i]);
+            const Input in = input_arg(inputs[i], static_cast<int>(i), &d.keep);
+            same_n(in.rows, "input " + std::to_string(i));
+            d.data.x.push_back(in.x);
+            d.data.ldx.push_back(in.ldx);
+            d.data.csr.push_back(in.csr);
         }
         for (size_t o = 0; o < targets.size(); ++o) {
             const auto& [labels, rows, weights] = targets[o];
@@ -375,27 +452,29 @@ public:
         });
     }
 
-    void predict(WorkspaceBinding& w, const std::vector<py::array>& inputs, std::vector<py::array>& outputs) {
+    void predict(WorkspaceBinding& w, const std::vector<py::object>& inputs, std::vector<py::array>& outputs) {
         Busy busy = use(w);
         if (static_cast<int>(inputs.size()) != program_->n_inputs() ||
             static_cast<int>(outputs.size()) != program_->n_outputs())
             throw py::value_error("predict: wrong number of inputs or outputs");
         std::vector<const float*> x;
         std::vector<int64_t> ldx;
+        std::vector<CsrRows> csr;
         int64_t n = -1;
         for (size_t i = 0; i < inputs.size(); ++i) {
-            const Strided2D X = rows_of(inputs[i], "an input", program_->input_width(static_cast<int>(i)));
-            if (n != -1 && X.rows != n) throw py::value_error("predict: the inputs differ in length");
-            n = X.rows;
-            x.push_back(X.data);
-            ldx.push_back(X.rs);
+            const Input in = input_arg(inputs[i], static_cast<int>(i), nullptr);
+            if (n != -1 && in.rows != n) throw py::value_error("predict: the inputs differ in length");
+            n = in.rows;
+            x.push_back(in.x);
+            ldx.push_back(in.ldx);
+            csr.push_back(in.csr);
         }
         std::vector<float*> out;
         for (size_t o = 0; o < outputs.size(); ++o)
             out.push_back(output_ptr(outputs[o], {n, program_->output_width(static_cast<int>(o))}, "out"));
         run_kernel(step_seconds(n, false), [&] {
             std::shared_lock<ParamsLock> reading(locks_->params);
-            program_->predict(*w.ws, x, ldx, n, out);
+            program_->predict(*w.ws, x, ldx, csr, n, out);
         });
     }
 
@@ -421,6 +500,32 @@ public:
     }
 
 private:
+    // A model input: a float32 array whose rows are contiguous, or a sparse matrix
+    // (csr_arg's tuple) for an input that only dense layers read.
+    struct Input {
+        const float* x = nullptr;
+        int64_t ldx = 0;
+        CsrRows csr;
+        int64_t rows = 0;
+    };
+    Input input_arg(const py::object& obj, int i, std::vector<py::object>* keep) const {
+        Input in;
+        const int64_t width = program_->input_width(i);
+        if (py::isinstance<py::array>(obj)) {
+            const Strided2D X = rows_of(py::reinterpret_borrow<py::array>(obj), "an input", width);
+            in.x = X.data;
+            in.ldx = X.rs;
+            in.rows = X.rows;
+            if (keep) keep->push_back(obj);
+            return in;
+        }
+        const std::string name = "input " + std::to_string(i);
+        in.csr = csr_arg(obj, width, name, &in.rows, keep);
+        if (!program_->sparse_input_ok(i))
+            throw py::value_error(name + " is sparse, but a step other than a dense layer reads it");
+        return in;
+    }
+
     static float* flat(py::array& a, const char* name) {
         require_float32(a, name);
         if (a.ndim() != 1 || !(a.flags() & py::array::c_style) || !a.writeable())
@@ -572,6 +677,14 @@ void init_nn(py::module_& m) {
           py::arg("dx"), py::arg("dw"), py::arg("db"),
           "From dz (B, U), the gradient w.r.t. x @ kernel + bias: dx = dz kernel^T (B, D), "
           "dw = x^T dz (D, U), db = the column sums of dz (U,); each written when not None.");
+    m.def("dense_forward_sparse", &dense_forward_sparse_binding, py::arg("x"), py::arg("kernel"),
+          py::arg("bias"), py::arg("y"), py::arg("activation"),
+          "dense_forward for a sparse x, the tuple (indptr int64, indices int32, data float32) of a "
+          "CSR matrix with kernel.shape[0] columns; y (B, U).");
+    m.def("dense_backward_sparse", &dense_backward_sparse_binding, py::arg("dz"), py::arg("x"),
+          py::arg("dw"), py::arg("db"), py::arg("columns"),
+          "dw = x^T dz (columns, U) and db = the column sums of dz, each written when not None, for "
+          "a sparse x (indptr, indices, data) of `columns` columns.");
     m.def("dropout_forward", &dropout_forward_binding, py::arg("x"), py::arg("y"), py::arg("mask"),
           py::arg("rate"), py::arg("seed"), py::arg("counter"),
           "y = x * mask with mask = (u(seed, counter, i) >= rate) / (1 - rate), i the row-major "

@@ -21,6 +21,17 @@ void add_into(float* dst, const float* src, int64_t n) {
     loops.binary[static_cast<int>(BinaryOp::add)](dst, dst, 1, src, 1, n);
 }
 
+// db = the column sums of dz (B x U), or db += them.
+void bias_gradient(float* db, const float* dz, int64_t B, int64_t U, bool accumulate) {
+    if (accumulate) {
+        float* sums = dense_scratch.get(U);
+        sum_forward(sums, dz, 1, B, U);
+        add_into(db, sums, U);
+    } else {
+        sum_forward(db, dz, 1, B, U);
+    }
+}
+
 }  // namespace
 
 BinaryOp activation_grad_op(UnaryOp act) {
@@ -38,6 +49,22 @@ void dense_forward(float* y, const float* x, int64_t ldx, const float* w, const 
     ep.bias = b;
     ep.act = act;
     sgemm(B, U, D, 1.0f, x, ldx, 1, w, U, 1, 0.0f, y, U, &ep);
+}
+
+void dense_forward_sparse(float* y, const CsrRows& x, const float* w, const float* b, int64_t B,
+                          int64_t U, UnaryOp act) {
+    spmm(y, x, B, w, U, b);
+    if (act == UnaryOp::count) return;
+    static const ElementwiseLoops& loops = elementwise_loops();
+    const unary_loop_fn fn = loops.unary[static_cast<int>(act)];
+    parallel_rows(B * U, 1, ELEMENTWISE_CHUNK, ELEMENTWISE_PARALLEL_MIN,
+                  [&](int64_t i0, int64_t i1) { fn(y + i0, y + i0, 1, i1 - i0); });
+}
+
+void dense_backward_sparse(const DenseGrads& g, const float* dz, const CsrRows& x, int64_t B,
+                           int64_t D, int64_t U) {
+    if (g.dw) spmm_t(g.dw, x, B, dz, D, U, g.accumulate_w);
+    if (g.db) bias_gradient(g.db, dz, B, U, g.accumulate_w);
 }
 
 void dense_activation_backward(float* dz, const float* dy, const float* y, int64_t n, UnaryOp act) {
@@ -85,15 +112,7 @@ void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_
             sgemm(D, U, B, 1.0f, x, 1, ldx, dz, U, 1, g.accumulate_w ? 1.0f : 0.0f, g.dw, U);
         }
     }
-    if (g.db) {
-        if (g.accumulate_w) {
-            float* sums = dense_scratch.get(U);
-            sum_forward(sums, dz, 1, B, U);
-            add_into(g.db, sums, U);
-        } else {
-            sum_forward(g.db, dz, 1, B, U);
-        }
-    }
+    if (g.db) bias_gradient(g.db, dz, B, U, g.accumulate_w);
 }
 
 }  // namespace fastnn

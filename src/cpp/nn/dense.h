@@ -10,6 +10,7 @@
 
 #include "../kernels/elementwise.h"
 #include "../kernels/gemm.h"
+#include "../kernels/spmm.h"
 
 namespace fastnn {
 
@@ -40,6 +41,14 @@ struct DenseGrads {
 // The weight, bias and input gradients from dz, the gradient with respect to x w + b.
 void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_t ldx,
                     const float* w, int64_t B, int64_t D, int64_t U);
+
+// The same pair for a sparse x (B rows of a CSR matrix with D columns, spmm.h): the layer of a
+// multi-hot input. x is data, never a value with a gradient, so there is no dx (g.dx must be
+// null); dw = x^T dz visits only the non-zeros.
+void dense_forward_sparse(float* y, const CsrRows& x, const float* w, const float* b, int64_t B,
+                          int64_t U, UnaryOp act);
+void dense_backward_sparse(const DenseGrads& g, const float* dz, const CsrRows& x, int64_t B,
+                           int64_t D, int64_t U);
 
 // The BinaryOp that multiplies a gradient by act's derivative (BinaryOp::count for linear).
 BinaryOp activation_grad_op(UnaryOp act);

@@ -235,7 +235,7 @@ ProgramWorkspace::ProgramWorkspace(const Program& p) { p.init(*this); }
 void Program::init(ProgramWorkspace& ws) const {
     const int V = static_cast<int>(widths_.size());
     const size_t S = steps_.size(), O = outputs_.size();
-    ws.val_.assign(static_cast<size_t>(V), Val{nullptr, 0});
+    ws.val_.assign(static_cast<size_t>(V), Val{nullptr, 0, {}});
     ws.fwd_.assign(static_cast<size_t>(V), nullptr);
     ws.grad_.assign(static_cast<size_t>(V), nullptr);
     ws.mask_.assign(S, nullptr);
@@ -252,13 +252,37 @@ void Program::init(ProgramWorkspace& ws) const {
     ws.act_done_.assign(static_cast<size_t>(V), 0);
     ws.left_.assign(static_cast<size_t>(V), 0);
     ws.param_written_.assign(static_cast<size_t>(n_param_sets_), 0);
+    ws.sparse_.assign(input_values_.size(), 0);
     int64_t chunks = 0;
     for (const ProgramRegularizer& r : regularizers_) chunks += (r.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
     ws.partials_.assign(static_cast<size_t>(chunks), 0.0);
 }
 
+bool Program::sparse_input_ok(int i) const {
+    const int v = input_values_[static_cast<size_t>(i)];
+    for (const ProgramStep& s : steps_)
+        for (int x : s.in)
+            if (x == v && s.kind != StepKind::dense) return false;
+    for (const ProgramOutput& o : outputs_)
+        if (o.z == v) return false;
+    return true;
+}
+
+void Program::set_sparse(ProgramWorkspace& ws, const std::vector<CsrRows>& csr) const {
+    for (size_t i = 0; i < input_values_.size(); ++i) {
+        const char sparse = i < csr.size() && csr[i].indptr != nullptr;
+        if (ws.sparse_[i] != sparse) {
+            ws.sparse_[i] = sparse;
+            ws.capacity_ = 0;  // lay the arena out again: a sparse input needs no buffer
+        }
+    }
+}
+
 void Program::reserve(ProgramWorkspace& ws, int64_t B) const {
     if (B <= ws.capacity_) return;
+    std::vector<char> no_buffer(widths_.size(), 0);
+    for (size_t i = 0; i < input_values_.size(); ++i)
+        no_buffer[static_cast<size_t>(input_values_[i])] = ws.sparse_[i];
     // The same sum in double first: a batch too large to address is refused, never wrapped.
     double floats_per_row = 1.0;
     for (size_t v = 0; v < widths_.size(); ++v)
@@ -271,7 +295,7 @@ void Program::reserve(ProgramWorkspace& ws, int64_t B) const {
     int64_t widest = 1, total = 0;
     for (size_t v = 0; v < widths_.size(); ++v) {
         widest = widths_[v] > widest ? widths_[v] : widest;
-        total += round_up(B * widths_[v]);
+        if (!no_buffer[v]) total += round_up(B * widths_[v]);
         if (contributions_[v] > 0) total += round_up(B * widths_[v]);
     }
     for (const ProgramStep& s : steps_)
@@ -285,7 +309,7 @@ void Program::reserve(ProgramWorkspace& ws, int64_t B) const {
         return q;
     };
     for (size_t v = 0; v < widths_.size(); ++v) {
-        ws.fwd_[v] = take(B * widths_[v]);
+        ws.fwd_[v] = no_buffer[v] ? nullptr : take(B * widths_[v]);
         ws.grad_[v] = contributions_[v] > 0 ? take(B * widths_[v]) : nullptr;
     }
     for (size_t si = 0; si < steps_.size(); ++si)
@@ -336,10 +360,17 @@ void Program::gather(ProgramWorkspace& ws, const ProgramData& d, const int64_t* 
         });
     };
     for (size_t i = 0; i < input_values_.size(); ++i) {
-        const int v = input_values_[i];
-        const int64_t w = widths_[static_cast<size_t>(v)];
-        gather_rows(ws.fwd_[static_cast<size_t>(v)], d.x[i], d.ldx[i], w);
-        ws.val_[static_cast<size_t>(v)] = {ws.fwd_[static_cast<size_t>(v)], w};
+        const size_t v = static_cast<size_t>(input_values_[i]);
+        const int64_t w = widths_[v];
+        if (ws.sparse_[i]) {
+            // Read in place through the batch's row indices: a sparse batch is never copied.
+            CsrRows x = d.csr[i];
+            x.rows = rows;
+            ws.val_[v] = {nullptr, 0, x};
+            continue;
+        }
+        gather_rows(ws.fwd_[v], d.x[i], d.ldx[i], w);
+        ws.val_[v] = {ws.fwd_[v], w, {}};
     }
     for (size_t o = 0; o < outputs_.size(); ++o) {
         const LossTargets& t = d.targets[o];
@@ -367,8 +398,11 @@ void Program::forward(ProgramWorkspace& ws, int64_t B, bool training) const {
             case StepKind::dense: {
                 const Val x = ws.val_[static_cast<size_t>(s.in[0])];
                 const int64_t D = widths_[static_cast<size_t>(s.in[0])];
-                dense_forward(y, x.p, x.ld, params_ + s.w, s.b >= 0 ? params_ + s.b : nullptr, B, D, W,
-                              unary_of(s.act));
+                const float* b = s.b >= 0 ? params_ + s.b : nullptr;
+                if (x.sparse.indptr)
+                    dense_forward_sparse(y, x.sparse, params_ + s.w, b, B, W, unary_of(s.act));
+                else
+                    dense_forward(y, x.p, x.ld, params_ + s.w, b, B, D, W, unary_of(s.act));
                 break;
             }
             case StepKind::activation: {
@@ -423,7 +457,7 @@ void Program::forward(ProgramWorkspace& ws, int64_t B, bool training) const {
             }
             default: break;
         }
-        ws.val_[out] = {y, W};
+        ws.val_[out] = {y, W, {}};
     }
 }
 
@@ -594,7 +628,11 @@ void Program::backward(ProgramWorkspace& ws, int64_t B) const {
                         ws.act_done_[us] = 1;
                     }
                 }
-                dense_backward(g, dy, ws.val_[us].p, ws.val_[us].ld, params_ + s.w, B, D, W);
+                const Val& x = ws.val_[us];
+                if (x.sparse.indptr)  // an input: it wants no gradient, so g.dx is null
+                    dense_backward_sparse(g, dy, x.sparse, B, D, W);
+                else
+                    dense_backward(g, dy, x.p, x.ld, params_ + s.w, B, D, W);
                 if (g.dx) contributed(ws, u);
                 break;
             }
@@ -688,6 +726,7 @@ double Program::regularize(ProgramWorkspace& ws, bool backward) const {
 void Program::gradients(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B,
                         double* stats) const {
     check(d, rows, B);
+    set_sparse(ws, d.csr);
     reserve(ws, B);
     begin(ws, d);
     gather(ws, d, rows, B);
@@ -711,6 +750,7 @@ void Program::update(ProgramWorkspace& ws, const OptimizerStep* opt, double* sta
 
 void Program::test_step(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B, double* stats) const {
     check(d, rows, B);
+    set_sparse(ws, d.csr);
     reserve(ws, B);
     begin(ws, d);
     gather(ws, d, rows, B);
@@ -720,16 +760,24 @@ void Program::test_step(ProgramWorkspace& ws, const ProgramData& d, const int64_
     ws.last_rows_ = B;
 }
 
-void Program::predict(ProgramWorkspace& ws, const std::vector<const float*>& x, const std::vector<int64_t>& ldx, int64_t n,
-                      const std::vector<float*>& out) const {
+void Program::predict(ProgramWorkspace& ws, const std::vector<const float*>& x, const std::vector<int64_t>& ldx,
+                      const std::vector<CsrRows>& csr, int64_t n, const std::vector<float*>& out) const {
     // Blocks of rows small enough that each layer's output stays in cache for the next layer.
     const int64_t block = 512;
+    set_sparse(ws, csr);
     reserve(ws, n < block ? (n > 0 ? n : 1) : block);
     ws.last_rows_ = 0;  // the last step's values are overwritten: nothing of it can be read now
     for (int64_t r0 = 0; r0 < n; r0 += block) {
         const int64_t m = n - r0 < block ? n - r0 : block;
-        for (size_t i = 0; i < input_values_.size(); ++i)
-            ws.val_[static_cast<size_t>(input_values_[i])] = {const_cast<float*>(x[i]) + r0 * ldx[i], ldx[i]};
+        for (size_t i = 0; i < input_values_.size(); ++i) {
+            Val& v = ws.val_[static_cast<size_t>(input_values_[i])];
+            if (ws.sparse_[i]) {
+                v = {nullptr, 0, csr[i]};
+                v.sparse.row0 += r0;
+            } else {
+                v = {const_cast<float*>(x[i]) + r0 * ldx[i], ldx[i], {}};
+            }
+        }
         forward(ws, m, false);
         for (size_t oi = 0; oi < outputs_.size(); ++oi) {
             const Val z = ws.val_[static_cast<size_t>(outputs_[oi].z)];

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../kernels/memory.h"
+#include "../kernels/spmm.h"
 #include "losses.h"
 #include "optimizer_step.h"
 
@@ -60,12 +61,14 @@ struct ProgramRegularizer {
     float l1 = 0.0f, l2 = 0.0f;
 };
 
-// One dataset's arrays: each model input (n rows, row stride ldx[i], contiguous rows) and each
-// output's targets (LossTargets over n rows).
+// One dataset's arrays: each model input (n rows, row stride ldx[i], contiguous rows; or, when
+// csr[i].indptr is set, a sparse matrix whose rows 0..n-1 are the samples, read by dense steps
+// only: see sparse_input_ok) and each output's targets (LossTargets over n rows).
 struct ProgramData {
     int64_t n = 0;
     std::vector<const float*> x;
     std::vector<int64_t> ldx;
+    std::vector<CsrRows> csr;
     std::vector<LossTargets> targets;
 };
 
@@ -87,6 +90,7 @@ private:
     struct Val {
         float* p;
         int64_t ld;
+        CsrRows sparse;  // a sparse input's rows (p is null), else indptr is null
     };
     int64_t capacity_ = 0;
     FloatBuffer arena_;
@@ -103,6 +107,7 @@ private:
     // Per step:
     std::vector<char> written_, act_done_, param_written_;
     std::vector<int> left_;
+    std::vector<char> sparse_;  // per input: the current data's is sparse (it gets no buffer)
 };
 
 // Every method is const: a program is its graph, fixed at construction; what a run writes is in
@@ -129,9 +134,14 @@ public:
     void test_step(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B,
                    double* stats) const;
     // out[o] (n x K_o, contiguous): the predictions for n rows of the inputs x[i] (row stride
-    // ldx[i]), in blocks that keep each layer's output in cache.
+    // ldx[i]; or the sparse rows csr[i] where its indptr is set), in blocks that keep each
+    // layer's output in cache.
     void predict(ProgramWorkspace& ws, const std::vector<const float*>& x,
-                 const std::vector<int64_t>& ldx, int64_t n, const std::vector<float*>& out) const;
+                 const std::vector<int64_t>& ldx, const std::vector<CsrRows>& csr, int64_t n,
+                 const std::vector<float*>& out) const;
+
+    // Whether input i may be given as a sparse matrix: only dense steps read it.
+    bool sparse_input_ok(int i) const;
 
     int n_inputs() const { return static_cast<int>(input_values_.size()); }
     int n_outputs() const { return static_cast<int>(outputs_.size()); }
@@ -154,6 +164,7 @@ private:
     void analyse();
     void init(ProgramWorkspace& ws) const;
     void reserve(ProgramWorkspace& ws, int64_t B) const;
+    void set_sparse(ProgramWorkspace& ws, const std::vector<CsrRows>& csr) const;
     void check(const ProgramData& d, const int64_t* rows, int64_t B) const;
     void begin(ProgramWorkspace& ws, const ProgramData& d) const;
     void gather(ProgramWorkspace& ws, const ProgramData& d, const int64_t* rows, int64_t B) const;

@@ -27,3 +27,17 @@ def rerun_with_blas_threads(module: str, argv: Sequence[str], threads: int) -> N
     env.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), or what platform knows of it."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

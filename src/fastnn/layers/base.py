@@ -174,6 +174,9 @@ class Layer:
     """
 
     _layers: List[Layer]  # the layers set as attributes (tracked by __setattr__)
+    # Whether call() takes sparse rows (a scipy.sparse input of fit/evaluate/predict): Dense,
+    # which multiplies them by its kernel in C++, and models, which pass them on to their layers.
+    _takes_sparse = False
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True, dtype: Any = None,
                  input_shape: Optional[Sequence[Optional[int]]] = None,
@@ -453,8 +456,12 @@ class Layer:
                 raise TypeError(f"layer '{self.name}' was called on symbolic tensors "
                                 f"(layers.Input) mixed with data; give it one or the other")
             return self._call_symbolic(inputs, kwargs)
-        converted = _map(inputs, lambda x: x if isinstance(x, Tensor)
+        converted = _map(inputs, lambda x: x if isinstance(x, (Tensor, B.SparseRows))
                          else B.as_float32(x, "inputs"))
+        if not self._takes_sparse and any(isinstance(x, B.SparseRows) for x in flatten(converted)):
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}) was given a sparse "
+                            f"matrix: only Dense layers take sparse inputs (make the layer that "
+                            f"reads the model's sparse input a Dense layer)")
         shapes = _map(converted, _shape_of)
         self._maybe_build(shapes)
         self._check_inputs(shapes)

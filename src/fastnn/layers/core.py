@@ -128,6 +128,8 @@ class Dense(Layer):
         ValueError: bad units or input shape, unknown activation, initializer or regularizer.
     """
 
+    _takes_sparse = True
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any):

@@ -12,6 +12,7 @@ import numpy as np
 from ..layers import InputLayer, deserialize as deserialize_layer, serialize as serialize_layer
 from ..layers.base import Layer, structure_changed
 from ..layers.node import KerasTensor, Node, flatten, nodes_between
+from ..trainers.data_adapter import InputArray
 from ..trainers.program import ProgramBuilder
 from .model import Model
 from .saving import MODEL_CLASSES
@@ -147,7 +148,7 @@ class Functional(Model):
     def _output_shapes(self) -> List[Tuple[Optional[int], ...]]:
         return [t.shape for t in self.outputs]
 
-    def _build_for(self, xs: List[np.ndarray]) -> None:
+    def _build_for(self, xs: List[InputArray]) -> None:
         pass  # a graph is built when it is made
 
     def _graph(self) -> Tuple[List[KerasTensor], List[KerasTensor], List[Node]]:

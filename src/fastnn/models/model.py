@@ -12,6 +12,7 @@ import numpy as np
 
 from ..layers.base import Layer, NotCompilable
 from ..layers.node import KerasTensor, Node, flatten
+from ..trainers.data_adapter import InputArray
 from ..trainers.trainer import Trainer
 from .saving import save_model
 from .summary import print_summary
@@ -58,6 +59,8 @@ class Model(Trainer, Layer):
     (3, 10)
     """
 
+    _takes_sparse = True  # passed on to its layers, which decide
+
     # models/functional.py registers itself here: Model(inputs, outputs) builds one.
     _functional_class: Optional[Type[Model]] = None
 
@@ -95,7 +98,7 @@ class Model(Trainer, Layer):
                              f"first")
         return self._sub_outputs
 
-    def _build_for(self, xs: List[np.ndarray]) -> None:
+    def _build_for(self, xs: List[InputArray]) -> None:
         """Builds a subclassed model by calling it on one sample (its layers make their weights)."""
         self(self._pack_inputs([x[:1] for x in xs]), training=False)
 

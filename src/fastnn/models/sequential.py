@@ -12,6 +12,7 @@ import numpy as np
 from ..layers import InputLayer, serialize as serialize_layer
 from ..layers.base import Layer, structure_changed
 from ..layers.node import KerasTensor
+from ..trainers.data_adapter import InputArray
 from .functional import Functional, deserialize_any
 from .model import Model
 from .saving import MODEL_CLASSES
@@ -132,7 +133,7 @@ class Sequential(Functional):
                              f"input_shape={shape}")
         self._rebuild(shape)
 
-    def _build_for(self, xs: List[np.ndarray]) -> None:
+    def _build_for(self, xs: List[InputArray]) -> None:
         self.build((None,) + tuple(xs[0].shape[1:]))
 
     def _maybe_build(self, shapes: Any) -> None:

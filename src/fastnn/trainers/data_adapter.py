@@ -1,17 +1,22 @@
 """From what ``fit``, ``evaluate`` and ``predict`` are given (arrays, lists of arrays, dicts by
 input or output name) to one float32 array per model input and the targets and sample weights
-of each output, checked once, before any batch runs."""
+of each output, checked once, before any batch runs. A scipy.sparse input becomes SparseRows,
+which batches slice and gather without densifying."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import losses
+from .._backend import SparseRows, is_scipy_sparse
 from .compile_utils import OutputSpec
 
-__all__ = ["Dataset", "inputs", "targets", "sample_weights"]
+__all__ = ["Dataset", "inputs", "targets", "sample_weights", "InputArray"]
+
+# A model input's data: a float32 array, or the rows of a sparse matrix.
+InputArray = Union[np.ndarray, SparseRows]
 
 
 def _numeric(x: Any, what: str) -> np.ndarray:
@@ -46,36 +51,41 @@ def _structure(value: Any, names: List[str], what: str, partial: bool = False) -
 
 
 def inputs(x: Any, names: List[str], shapes: Optional[List[Tuple[Optional[int], ...]]],
-           what: str) -> List[np.ndarray]:
-    """One C-contiguous float32 array per model input, each with a batch axis, all of one
-    length, of the input's per-sample shape when the model knows it.
+           what: str) -> List[InputArray]:
+    """One C-contiguous float32 array per model input (SparseRows for a scipy.sparse matrix),
+    each with a batch axis, all of one length, of the input's per-sample shape when the model
+    knows it.
 
     Raises:
         TypeError: non-numeric data.
-        ValueError: the wrong number of arrays, lengths that differ, no batch axis, or a
-            per-sample shape the model does not take.
+        ValueError: the wrong number of arrays, lengths that differ, no batch axis, a
+            per-sample shape the model does not take, or a malformed sparse matrix.
     """
     if x is None:
         raise ValueError(f"{what}: x is required")
-    arrays = []
+    arrays: List[InputArray] = []
     for i, item in enumerate(_structure(x, names, f"{what} x")):
-        arr = _numeric(item, "x" if len(names) == 1 else f"x[{names[i]!r}]")
+        label = "x" if len(names) == 1 else f"x[{names[i]!r}]"
+        if isinstance(item, SparseRows) or is_scipy_sparse(item):
+            arrays.append(item if isinstance(item, SparseRows)
+                          else SparseRows.from_scipy(item, f"{what}: {label}"))
+            continue
+        arr = _numeric(item, label)
         if arr.ndim < 2:
             raise ValueError(f"{what}: x must have a batch axis and features, e.g. (n, 784); "
                              f"received shape {arr.shape}")
         arrays.append(np.ascontiguousarray(arr, dtype=np.float32))
     n = len(arrays[0])
-    for arr in arrays[1:]:
-        if len(arr) != n:
-            raise ValueError(f"{what}: the inputs have different numbers of samples: "
-                             f"{[len(a) for a in arrays]}")
+    if any(len(a) != n for a in arrays[1:]):
+        raise ValueError(f"{what}: the inputs have different numbers of samples: "
+                         f"{[len(a) for a in arrays]}")
     if shapes is not None:
-        for arr, shape in zip(arrays, shapes):
+        for given, shape in zip(arrays, shapes):
             want = shape[1:]
-            if len(want) != arr.ndim - 1 or any(w is not None and w != g
-                                                for w, g in zip(want, arr.shape[1:])):
+            if len(want) != given.ndim - 1 or any(w is not None and w != g
+                                                  for w, g in zip(want, given.shape[1:])):
                 raise ValueError(f"{what}: the model expects inputs of shape {shape}; received "
-                                 f"{arr.shape}")
+                                 f"{given.shape}")
     return arrays
 
 
@@ -182,7 +192,7 @@ class Dataset:
         sample_weight: the outputs' sample weights.
     """
 
-    def __init__(self, x: List[np.ndarray], y: List[Optional[np.ndarray]],
+    def __init__(self, x: List[InputArray], y: List[Optional[np.ndarray]],
                  sample_weight: List[Optional[np.ndarray]]) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.n = len(x[0])

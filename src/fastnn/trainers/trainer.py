@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 import numpy as np
 
 from .. import _C, losses, metrics as metrics_module, ops, optimizers
+from .._backend import SparseRows
 from .._locks import Lock, WeightsLock, training as training_weights
 from ..autograd import GradientTape, Variable
 from ..callbacks import History
@@ -26,7 +27,7 @@ from ..layers.node import KerasTensor, Node, flatten
 from ..utils import get_rng
 from .callback_list import CallbackList
 from .compile_utils import MetricSpec, OutputSpec, Tracker, resolve_outputs
-from .data_adapter import Dataset, inputs as adapt_inputs, sample_weights, targets
+from .data_adapter import Dataset, InputArray, inputs as adapt_inputs, sample_weights, targets
 from .program import FlatWeights, ProgramBuilder, activation_code
 
 __all__ = ["Trainer"]
@@ -75,6 +76,15 @@ def _as_2d(a: np.ndarray) -> np.ndarray:
     return a.reshape(len(a), -1)
 
 
+def _program_input(a: InputArray) -> Any:
+    """A model input as the compiled program takes it: 2-d rows, or a sparse matrix's arrays."""
+    return a.kernel_args() if isinstance(a, SparseRows) else _as_2d(a)
+
+
+def _take(a: InputArray, rows: np.ndarray) -> InputArray:
+    return a.take(rows) if isinstance(a, SparseRows) else np.take(a, rows, axis=0)
+
+
 class Trainer:
     """The training API of every fastnn model (mixed into ``models.Model``)."""
 
@@ -119,7 +129,7 @@ class Trainer:
     def _output_shapes(self) -> List[Tuple[Optional[int], ...]]:
         raise NotImplementedError
 
-    def _build_for(self, xs: List[np.ndarray]) -> None:
+    def _build_for(self, xs: List[InputArray]) -> None:
         raise NotImplementedError
 
     def _graph(self) -> Tuple[List[KerasTensor], List[KerasTensor], List[Node]]:
@@ -335,11 +345,31 @@ class Trainer:
             raise ValueError(f"{what}: the dataset is empty (0 samples)")
         if not self.built:
             self._build_for(xs)
+        self._check_sparse(xs, what)
         plan = self._current_plan()
         assert plan.outputs is not None
         ys = targets(y, plan.outputs, len(xs[0]), what)
         sws = sample_weights(sample_weight, class_weight, plan.outputs, ys, len(xs[0]), what)
         return Dataset(xs, ys, sws)
+
+    def _check_sparse(self, xs: List[InputArray], what: str) -> None:
+        """A sparse input must feed Dense layers only (they multiply it in C++). Graphs are
+        checked here, before anything runs; a subclassed model's layers check as they run."""
+        if not any(isinstance(x, SparseRows) for x in xs):
+            return
+        try:
+            inputs, _, nodes = self._graph()
+        except NotCompilable:
+            return
+        for t, x in zip(inputs, xs):
+            if not isinstance(x, SparseRows):
+                continue
+            for node in nodes:
+                layer = node.layer
+                if any(u is t for u in node.inputs) and not layer._takes_sparse:
+                    raise TypeError(f"{what}: the input {t.name!r} is a sparse matrix, which only "
+                                    f"Dense layers take; it feeds layer '{layer.name}' "
+                                    f"({type(layer).__name__})")
 
     # ---- the steps: compiled, or op by op --------------------------------------------------------
     def _step_function(self, data: Dataset, training: bool,
@@ -368,7 +398,7 @@ class Trainer:
                 spec.append((y, None, sw))
             else:
                 spec.append((None, _as_2d(y), sw))
-        bound = program.data([_as_2d(x) for x in data.x], spec)
+        bound = program.data([_program_input(x) for x in data.x], spec)
         stats = np.zeros(2 * len(outputs) + 1, np.float64)
         # Per output: the metric the program counts (the first one it can), the rest in Python.
         counted = [[next(j for j, m in enumerate(ms) if m.kernel is not None)]
@@ -415,8 +445,8 @@ class Trainer:
         optimizer = self.optimizer
         weights_lock = self._weights_lock()
 
-        def take(arrays: Sequence[Optional[np.ndarray]], rows: np.ndarray) -> List[Any]:
-            return [None if a is None else np.take(a, rows, axis=0) for a in arrays]
+        def take(arrays: Sequence[Optional[InputArray]], rows: np.ndarray) -> List[Any]:
+            return [None if a is None else _take(a, rows) for a in arrays]
 
         def step(rows: np.ndarray) -> None:
             xs = take(data.x, rows)
@@ -663,6 +693,7 @@ class Trainer:
                           "predict")
         if not self.built:
             self._build_for(xs)
+        self._check_sparse(xs, "predict")
         n = len(xs[0])
         cbs = CallbackList(callbacks, self, 0, 1, math.ceil(n / batch_size)) if callbacks else None
         if cbs is not None:
@@ -681,7 +712,7 @@ class Trainer:
                     plan.weights.claim()  # the callback may have run a model sharing them
                 with self._reading(plan, "predict"):
                     plan.program.predict(plan.workspace(),
-                                         [_as_2d(a[start:start + step]) for a in xs],
+                                         [_program_input(a[start:start + step]) for a in xs],
                                          [_as_2d(o[start:start + step]) for o in outs])
                 if batched:
                     assert cbs is not None

@@ -1,0 +1,12 @@
+// The sparse x dense inner loops compiled for AVX2+FMA (chosen at run time by spmm.cpp).
+#include "spmm.h"
+
+#include <immintrin.h>
+
+namespace fastnn {
+
+#include "spmm_loops.inc"
+
+const SpmmLoops& spmm_loops_avx2() { return loops_of_this_unit; }
+
+}  // namespace fastnn
