@@ -322,13 +322,17 @@ class ModelCheckpoint(Callback):
             ends with 'auc', else 'min'.
 
     Raises:
-        ValueError: an unknown mode; at the end of an epoch (``on_epoch_end``), with
+        ValueError: an unknown mode; a filepath ending in .h5, .hdf5 or .keras (fastnn writes
+            its own format, .fnn); at the end of an epoch (``on_epoch_end``), with
             ``save_best_only``, a monitor that is not in the logs.
         KeyError: a name in ``filepath`` that is not in the epoch's logs.
     """
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, mode: str = "auto"):
+        from .models.saving import check_save_path
+
+        check_save_path(filepath)  # now, not after the first epoch's training
         super().__init__()
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose
         self.save_best_only = save_best_only

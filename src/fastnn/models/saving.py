@@ -38,6 +38,11 @@ _CONFIG_KEY = "__fastnn_config__"
 # A model description is a few kB per layer: 64 MB of JSON is not one.
 _MAX_DESCRIPTION = 64 << 20
 
+# fastnn's own files end in .fnn. Keras' extensions are refused until fastnn writes those formats:
+# a file under their name that Keras cannot open would only mislead.
+SUFFIX = ".fnn"
+_KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
 # The model classes a file can name, registered by their modules (Functional, Sequential).
 MODEL_CLASSES: Dict[str, Type[Any]] = {}
 
@@ -53,20 +58,43 @@ def _names(value: Any) -> Any:
     return getattr(value, "__name__", str(value))
 
 
+def check_save_path(filepath: Union[str, os.PathLike[str]]) -> None:
+    """Refuses a path with one of Keras' extensions (.h5, .hdf5, .keras, any case), which
+    fastnn does not write.
+
+    Args:
+        filepath: where a model is to be saved.
+
+    Raises:
+        ValueError: the path ends in .h5, .hdf5 or .keras; the message names fastnn's format
+            and its extension, .fnn.
+    """
+    path = Path(filepath)
+    suffix = path.suffix.lower()
+    if suffix in _KERAS_SUFFIXES:
+        raise ValueError(f"{os.fspath(filepath)}: fastnn does not write Keras' {suffix} files; it "
+                         f"saves models in its own format (an npz archive with a JSON "
+                         f"description), whose files end in {SUFFIX}: save to "
+                         f"{os.fspath(path.with_suffix(SUFFIX))} instead")
+
+
 def save_model(model: Any, filepath: Union[str, os.PathLike[str]]) -> None:
-    """Saves a model's architecture, weights and compile settings (``model.save``).
+    """Saves a model's architecture, weights and compile settings (``model.save``) in fastnn's
+    format, whose files end in ``.fnn``.
 
     A new file gets the permissions any new file gets (0666 less the umask); a file that is
     replaced keeps its permission bits, as if it were written in place.
 
     Args:
         model: a Sequential or functional model.
-        filepath: the file to write; an existing file is replaced.
+        filepath: the file to write (``'model.fnn'``); an existing file is replaced.
 
     Raises:
+        ValueError: a path ending in .h5, .hdf5 or .keras: fastnn does not write Keras' formats.
         OSError: the folder does not exist or cannot be written.
         NotImplementedError: a subclassed model without ``get_config``.
     """
+    check_save_path(filepath)
     config: Dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                               "model": {"class_name": type(model).__name__,
                                         "config": model.get_config()},
