@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .datasets._files import Arrays, DatasetNotFoundError
 
 # The datasets --dataset knows by name (anything else is a PATH), as the output calls them.
-_NAMES = {"sample": "MNIST sample (5,000 train / 10,000 official test)", "mnist": "MNIST",
+_NAMES = {"sample": "MNIST sample (shipped with fastnn)", "mnist": "MNIST",
           "fashion_mnist": "Fashion-MNIST", "fashion-mnist": "Fashion-MNIST"}
 _OPTIMIZERS = ("rmsprop", "adam", "sgd", "adagrad")
 
@@ -208,10 +208,11 @@ def train(args: argparse.Namespace) -> int:
     if args.lr is not None:
         optimizer = type(optimizer)(learning_rate=args.lr)
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    # Two short lines rather than one that an 80-column terminal breaks inside a number.
     print(f"{_NAMES.get(args.dataset, args.dataset)}: {len(x_train):,} training and "
-          f"{len(x_test):,} test images; model "
-          f"{'-'.join(str(d) for d in [features, *args.hidden, classes])}, {args.optimizer}, "
-          f"batch {args.batch_size}, {fastnn.get_num_threads()} thread(s)")
+          f"{len(x_test):,} test images")
+    print(f"model {'-'.join(str(d) for d in [features, *args.hidden, classes])}, "
+          f"{args.optimizer}, batch {args.batch_size}, {fastnn.get_num_threads()} thread(s)")
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
               verbose=args.verbose)
