@@ -111,7 +111,7 @@ def _parsers() -> Tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 def _check_paths(args: argparse.Namespace, train: argparse.ArgumentParser) -> None:
     """Refuses, before any training, a --dataset PATH that does not exist and a --save FILE
     that could not be written at the end."""
-    from .models.saving import check_save_path
+    from ._model_path import check_save_path
 
     if args.dataset not in _NAMES and not Path(args.dataset).expanduser().exists():
         train.error(f"argument --dataset: no file or folder {args.dataset} (expected sample, "

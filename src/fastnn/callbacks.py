@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._model_path import check_save_path
+
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN"]
 
 Logs = Dict[str, float]
@@ -330,8 +332,6 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, mode: str = "auto"):
-        from .models.saving import check_save_path
-
         check_save_path(filepath)  # now, not after the first epoch's training
         super().__init__()
         self.filepath, self.monitor, self.verbose = str(filepath), monitor, verbose

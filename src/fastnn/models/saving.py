@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 import numpy as np
 
 from .. import losses, metrics as metrics_module, optimizers
+from .._model_path import check_save_path
 from .._safe_read import Npz, open_regular
 from ..autograd import Variable
 from ..layers import deserialize as deserialize_layer
@@ -37,11 +38,6 @@ FORMAT_VERSION = 2
 _CONFIG_KEY = "__fastnn_config__"
 # A model description is a few kB per layer: 64 MB of JSON is not one.
 _MAX_DESCRIPTION = 64 << 20
-
-# fastnn's own files end in .fnn. Keras' extensions are refused until fastnn writes those formats:
-# a file under their name that Keras cannot open would only mislead.
-SUFFIX = ".fnn"
-_KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 # The model classes a file can name, registered by their modules (Functional, Sequential).
 MODEL_CLASSES: Dict[str, Type[Any]] = {}
@@ -56,26 +52,6 @@ def _names(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float)):
         return value
     return getattr(value, "__name__", str(value))
-
-
-def check_save_path(filepath: Union[str, os.PathLike[str]]) -> None:
-    """Refuses a path with one of Keras' extensions (.h5, .hdf5, .keras, any case), which
-    fastnn does not write.
-
-    Args:
-        filepath: where a model is to be saved.
-
-    Raises:
-        ValueError: the path ends in .h5, .hdf5 or .keras; the message names fastnn's format
-            and its extension, .fnn.
-    """
-    path = Path(filepath)
-    suffix = path.suffix.lower()
-    if suffix in _KERAS_SUFFIXES:
-        raise ValueError(f"{os.fspath(filepath)}: fastnn does not write Keras' {suffix} files; it "
-                         f"saves models in its own format (an npz archive with a JSON "
-                         f"description), whose files end in {SUFFIX}: save to "
-                         f"{os.fspath(path.with_suffix(SUFFIX))} instead")
 
 
 def save_model(model: Any, filepath: Union[str, os.PathLike[str]]) -> None:
