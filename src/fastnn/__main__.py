@@ -140,8 +140,6 @@ def _fail(message: str, status: int = 1) -> int:
     return status
 
 
-
-
 def _load(dataset: str) -> Arrays:
     from .datasets import fashion_mnist, mnist
 
