@@ -144,6 +144,9 @@ def test_offline_error_says_where_to_put_files():
     assert "could not be downloaded" in text
     assert ".fastnn/datasets/mnist" in text and "mnist.npz" in text
     assert "train-images-idx3-ubyte.gz" in text
+    # The places and the reason, for a program that words its own message (the command line).
+    assert info.value.looked and all(str(p) in text for p in info.value.looked)
+    assert info.value.reason and info.value.reason in text
 
 
 def _mkdir(p: Path) -> Path:
@@ -164,7 +167,8 @@ def test_download_verifies_sha256_and_is_atomic(tmp_path, rng, monkeypatch):
     buf = io.BytesIO()
     np.savez(buf, x_train=data[0][0], y_train=data[0][1], x_test=data[1][0], y_test=data[1][1])
     payload = buf.getvalue()
-    monkeypatch.setattr(_files.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload))
+    monkeypatch.setattr(_files.urllib.request, "urlopen",
+                        lambda url, timeout: _FakeResponse(payload))
     dest_dir = Path(str(tmp_path / "home")) / ".fastnn" / "datasets" / "mnist"
 
     # A payload whose hash differs from the published one is rejected and leaves nothing behind.

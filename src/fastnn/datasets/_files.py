@@ -43,7 +43,16 @@ class DatasetNotFoundError(FileNotFoundError):
     Args:
         *args: the message, as for any exception; fastnn passes one string saying where it
             looked and where to put the files.
+
+    Attributes:
+        looked: the places searched, for a program to word its own message (the command line
+            names ``--dataset PATH`` where the message names ``load_data(path=...)``); empty
+            when an explicit path was given.
+        reason: why the download failed; empty when none was tried.
     """
+
+    looked: Tuple[Path, ...] = ()
+    reason: str = ""
 
 
 def read_idx(path: Union[str, os.PathLike[str]]) -> np.ndarray:
@@ -244,13 +253,14 @@ def find_or_download(
                 download(url, dest, sha256)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         looked = "\n  ".join(str(p) for p in places)
-        raise DatasetNotFoundError(
+        error = DatasetNotFoundError(
             f"{name} is not on this machine and could not be downloaded ({e}).\n"
             f"Looked in:\n  {looked}\n"
             f"Put the four IDX files ({', '.join(f + '.gz' for f in IDX_FILES)}) or Keras' "
             f"{npz_name} in one of those folders (e.g. {download_dir}), or pass "
-            f"load_data(path=...)."
-        ) from None
+            f"load_data(path=...).")
+        error.looked, error.reason = tuple(places), str(e)
+        raise error from None
     found = load_from(download_dir, npz_name)
     assert found is not None
     return found

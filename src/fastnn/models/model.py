@@ -207,13 +207,16 @@ class Model(Trainer, Layer):
                                   f"get_config() (and from_config()) to describe it")
 
     def save(self, filepath: Union[str, os.PathLike[str]]) -> None:
-        """Saves architecture, weights and compile settings to one file (an npz archive with a
-        JSON description; no pickle), atomically: a crash never leaves a half-written model.
+        """Saves architecture, weights and compile settings to one file in fastnn's format (an
+        npz archive with a JSON description; no pickle; the extension is ``.fnn``), atomically:
+        a crash never leaves a half-written model.
 
         Args:
-            filepath: the file to write; an existing file is replaced.
+            filepath: the file to write (``'model.fnn'``); an existing file is replaced.
 
         Raises:
+            ValueError: a path ending in .h5, .hdf5 or .keras: fastnn does not write Keras'
+                formats.
             OSError: the folder does not exist or cannot be written.
             NotImplementedError: a subclassed model without ``get_config``.
         """

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 import numpy as np
 
 from .. import losses, metrics as metrics_module, optimizers
+from .._model_path import check_save_path
 from .._safe_read import Npz, open_regular
 from ..autograd import Variable
 from ..layers import deserialize as deserialize_layer
@@ -54,19 +55,22 @@ def _names(value: Any) -> Any:
 
 
 def save_model(model: Any, filepath: Union[str, os.PathLike[str]]) -> None:
-    """Saves a model's architecture, weights and compile settings (``model.save``).
+    """Saves a model's architecture, weights and compile settings (``model.save``) in fastnn's
+    format, whose files end in ``.fnn``.
 
     A new file gets the permissions any new file gets (0666 less the umask); a file that is
     replaced keeps its permission bits, as if it were written in place.
 
     Args:
         model: a Sequential or functional model.
-        filepath: the file to write; an existing file is replaced.
+        filepath: the file to write (``'model.fnn'``); an existing file is replaced.
 
     Raises:
+        ValueError: a path ending in .h5, .hdf5 or .keras: fastnn does not write Keras' formats.
         OSError: the folder does not exist or cannot be written.
         NotImplementedError: a subclassed model without ``get_config``.
     """
+    check_save_path(filepath)
     config: Dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                               "model": {"class_name": type(model).__name__,
                                         "config": model.get_config()},
