@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fastnn import _C, layers, models, optimizers
 from fastnn.bench.numpy_mlp import NumpyMLP
@@ -68,3 +69,16 @@ def test_train_benchmark_runs():
 def test_ops_benchmark_runs():
     out = run("fastnn.bench.ops", "--quick", "--threads", "1", "--samples", "1", "--only", "elementwise")
     assert "softmax_xent (128,10)" in out
+
+
+def test_sparse_benchmark_runs():
+    pytest.importorskip("scipy", reason="the sparse benchmark needs scipy (fastnn[scipy])")
+    out = run("fastnn.bench.sparse", "--rows", "600", "--cols", "300", "--nnz", "20",
+              "--epochs", "2", "--rounds", "1", "--threads", "1")
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in out.splitlines()
+            if line.startswith("| ") and "input" not in line}
+    assert set(rows) == {"dense", "csr"}
+    # the same data, seed and batches from CSR and from the dense array: the same losses
+    losses = [[float(v) for v in rows[k][3].split(",")] for k in ("dense", "csr")]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+    assert "plan: compiled" in out
