@@ -52,20 +52,70 @@ void spmm(float* y, const CsrRows& x, int64_t B, const float* w, int64_t U, cons
     });
 }
 
+namespace {
+
+// Bounds that split [0, D) into `parts` ranges holding about equal numbers of the batch's
+// non-zeros, estimated from every 8th row's in a histogram of 1024 buckets (word frequencies are
+// far from uniform: an even split of D would give one task most of the work).
+void balanced_split(int64_t* bounds, const CsrRows& x, int64_t B, int64_t D, int parts) {
+    constexpr int64_t BUCKETS = 1024;
+    const int64_t stride = B >= 64 ? 8 : 1;
+    int64_t hist[BUCKETS] = {};
+    int64_t total = 0;
+    // bucket = index * BUCKETS / D as a multiply and a shift: a division per index costs more
+    // than the sampling saves (D < 2**31, so the product fits in 64 bits).
+    const uint64_t scale = ((static_cast<uint64_t>(BUCKETS) << 32) + static_cast<uint64_t>(D) - 1) /
+                           static_cast<uint64_t>(D);
+    for (int64_t i = 0; i < B; i += stride) {
+        const int64_t r = x.row(i);
+        for (int64_t k = x.indptr[r]; k < x.indptr[r + 1]; ++k) {
+            const uint64_t bucket = (static_cast<uint64_t>(x.indices[k]) * scale) >> 32;
+            ++hist[bucket < BUCKETS ? bucket : BUCKETS - 1];
+        }
+        total += x.indptr[r + 1] - x.indptr[r];
+    }
+    for (int p = 0; p <= parts; ++p) bounds[p] = D;
+    bounds[0] = 0;
+    int64_t cum = 0;
+    int p = 1;
+    for (int64_t b = 0; b < BUCKETS && p < parts; ++b) {
+        cum += hist[b];
+        while (p < parts && cum * parts >= total * p) bounds[p++] = (b + 1) * D / BUCKETS;
+    }
+}
+
+}  // namespace
+
 void spmm_t(float* dw, const CsrRows& x, int64_t B, const float* dz, int64_t D, int64_t U,
             bool accumulate) {
     static const SpmmLoops& loops = chosen();
-    if (!accumulate) std::memset(dw, 0, static_cast<size_t>(D * U) * sizeof(float));
-    // The rows of dw that a batch touches are scattered, and several rows of X may touch one, so
-    // tasks split the columns: each owns SPMM_COLS columns (a whole cache line of each row of dw:
-    // no two tasks write one line when U is a multiple of 16) and visits the non-zeros in row
-    // order, as one thread would.
-    const int64_t tasks = (U + SPMM_COLS - 1) / SPMM_COLS;
+    // The rows of dw that a batch touches are scattered, and several rows of X may touch one.
+    // Tasks split the work by columns of dw (each owns SPMM_COLS of them: a whole cache line of
+    // each row when U is a multiple of 16) and, when that gives fewer tasks than threads, by
+    // ranges of its rows too. Every task visits the non-zeros in row order, so each element of
+    // dw adds its terms in the order one thread would: the split never changes a bit.
+    const int64_t col_tasks = (U + SPMM_COLS - 1) / SPMM_COLS;
+    const bool parallel = csr_nnz(x, B) * U >= SPMM_PARALLEL_MIN;
+    const int threads = parallel ? get_num_threads() : 1;
+    constexpr int MAX_PARTS = 64;
+    int parts = col_tasks >= threads ? 1 : static_cast<int>((threads + col_tasks - 1) / col_tasks);
+    parts = parts < MAX_PARTS ? parts : MAX_PARTS;
+    int64_t bounds[MAX_PARTS + 1] = {0, D};
+    if (parts > 1) balanced_split(bounds, x, B, D, parts);
     auto task = [&](int64_t t) {
-        const int64_t c0 = t * SPMM_COLS;
-        loops.t_columns(dw, x, B, dz, U, c0, U - c0 < SPMM_COLS ? U - c0 : SPMM_COLS);
+        const int64_t c0 = (t % col_tasks) * SPMM_COLS;
+        const int64_t d0 = bounds[t / col_tasks];
+        const int64_t d1 = bounds[t / col_tasks + 1];
+        const int64_t n = U - c0 < SPMM_COLS ? U - c0 : SPMM_COLS;
+        if (!accumulate) {  // the task's own part of dw only: others may be adding to the rest
+            if (n == U) std::memset(dw + d0 * U, 0, static_cast<size_t>((d1 - d0) * U) * sizeof(float));
+            else
+                for (int64_t d = d0; d < d1; ++d) std::memset(dw + d * U + c0, 0, static_cast<size_t>(n) * sizeof(float));
+        }
+        loops.t_columns(dw, x, B, dz, U, c0, n, d0, d1);
     };
-    if (tasks == 1 || csr_nnz(x, B) * U < SPMM_PARALLEL_MIN) {
+    const int64_t tasks = col_tasks * parts;
+    if (!parallel || tasks == 1) {
         for (int64_t t = 0; t < tasks; ++t) task(t);
         return;
     }

@@ -36,12 +36,12 @@ int64_t csr_nnz(const CsrRows& x, int64_t B);
 constexpr int64_t SPMM_COLS = 16;
 
 // The inner loops, compiled per target (spmm_loops.inc): rows [i0, i1) of y = X w + bias, and
-// columns [c0, c0 + n) of dw += X^T dz (n <= SPMM_COLS).
+// columns [c0, c0 + n) (n <= SPMM_COLS) of rows [d0, d1) of dw += X^T dz.
 struct SpmmLoops {
     void (*rows)(float* y, const CsrRows& x, int64_t i0, int64_t i1, const float* w, int64_t U,
                  const float* bias);
     void (*t_columns)(float* dw, const CsrRows& x, int64_t B, const float* dz, int64_t U,
-                      int64_t c0, int64_t n);
+                      int64_t c0, int64_t n, int64_t d0, int64_t d1);
 };
 const SpmmLoops& spmm_loops_generic();
 #ifdef FASTNN_HAVE_AVX2
