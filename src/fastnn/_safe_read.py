@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import pickle
 import stat
 import sys
 import zipfile
@@ -27,7 +28,8 @@ except ImportError:  # Windows: no FIFOs to block on, and no O_NONBLOCK to clear
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["open_regular", "is_io_error", "fill", "product", "check_shape", "check_dtype", "Npz",
-           "NpyMember", "inflation_limit", "DEFLATE_MAX_RATIO", "CHUNK"]
+           "NpyMember", "inflation_limit", "memory_size", "DEFLATE_MAX_RATIO", "PICKLE_MAX_RATIO",
+           "CHUNK"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,6 +44,11 @@ CHUNK = 1 << 20
 # numpy writes a header of 128 bytes for any array fastnn reads; numpy itself refuses headers
 # over 10,000 bytes unless told otherwise.
 _MAX_NPY_HEADER = 10_000
+# The most memory that one byte of pickle can make the unpickler take: EMPTY_SET then APPEND,
+# 2 bytes, make a new empty set (216 bytes in CPython) and a list slot (8); other opcodes make less
+# (an empty dict 36x, an int at most 12x). An object array whose pickle could exceed the memory
+# this way is refused before it is read.
+PICKLE_MAX_RATIO = 128
 # Beyond numpy's NPY_MAXDIMS (32 before numpy 2, 64 since): np.empty would refuse it anyway.
 _MAX_NDIM = 32
 
@@ -131,11 +138,17 @@ def check_shape(shape: Tuple[int, ...], itemsize: int, where: str, what: str) ->
 
 
 def check_dtype(dtype: np.dtype[Any], kinds: str, where: str, what: str) -> None:
-    """Refuses a dtype whose kind is not in kinds ('b' bool, 'i'/'u' integers, 'f' floats)."""
-    if dtype.kind not in kinds or dtype.subdtype is not None or dtype.hasobject:
+    """Refuses a dtype whose kind is not in kinds ('b' bool, 'i'/'u' integers, 'f' floats, 'O'
+    plain Python objects, which an npz stores as a pickle)."""
+    if dtype.hasobject:
+        ok = "O" in kinds and dtype == np.dtype(object)
+    else:
+        ok = dtype.kind in kinds and dtype.subdtype is None
+    if not ok:
         names = (["bool"] if "b" in kinds else []) + \
             (["integers"] if "i" in kinds or "u" in kinds else []) + \
-            (["floats"] if "f" in kinds else [])
+            (["floats"] if "f" in kinds else []) + \
+            (["objects"] if "O" in kinds else [])
         expected = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
         raise ValueError(f"{where}: {what} has dtype {dtype}; expected {expected}. "
                          f"Received: dtype={dtype}")
@@ -211,7 +224,8 @@ class Npz:
 
     def header(self, name: str, kinds: str) -> NpyMember:
         """The declared shape and dtype of member ``name`` (its .npy header, read and checked:
-        a dtype of one of kinds, and shape x item size equal to the data the member holds).
+        a dtype of one of kinds, and shape x item size equal to the data the member holds; for
+        an object array, whose data is a pickle of any size, a shape that an array can have).
 
         Raises:
             ValueError: a missing member, a malformed header, another dtype, or a size that
@@ -224,7 +238,7 @@ class Npz:
             with self._open(name) as member:
                 shape, fortran, dtype, header_size = self._read_npy_header(member, name)
             nbytes = check_shape(shape, dtype.itemsize, self.where, name)
-            if header_size + nbytes != info.file_size:
+            if not dtype.hasobject and header_size + nbytes != info.file_size:
                 raise ValueError(f"{self.where}: {name} declares shape {shape} of {dtype} "
                                  f"({nbytes} bytes) but holds {info.file_size - header_size} "
                                  f"bytes of data")
@@ -235,12 +249,17 @@ class Npz:
 
     def read(self, name: str, kinds: str) -> np.ndarray:
         """Member ``name`` as an array in native byte order: checked by ``header`` first, then
-        allocated once and filled in pieces.
+        allocated once and filled in pieces. An object array (only with 'O' in kinds) is
+        rebuilt from its pickle by ``unpickle_array``, which runs no code from the file.
 
         Raises:
-            ValueError: what ``header`` raises; data that ends early or fails its CRC.
+            ValueError: what ``header`` raises; data that ends early or fails its CRC; for an
+                object array, what ``unpickle_array`` raises, or a pickle too large to unpickle
+                in this machine's memory.
         """
         h = self.header(name, kinds)
+        if h.dtype.hasobject:
+            return self._read_pickled(name, h)
         out = np.empty(h.shape, h.dtype.newbyteorder("="), order="F" if h.fortran_order else "C")
         self.read_into(name, kinds, out)
         return out
@@ -259,6 +278,8 @@ class Npz:
             ValueError: what ``header`` raises; data that ends early or fails its CRC.
         """
         h = self.header(name, kinds)
+        if h.dtype.hasobject:
+            raise ValueError(f"read_into: {name} is an object array; read it with read()")
         if not self.fits(name, kinds, out):
             raise ValueError(f"read_into: {name} has shape {h.shape}; received an array of shape "
                              f"{out.shape}, or not laid out in the member's order")
@@ -279,6 +300,20 @@ class Npz:
                     flat[start:start + piece.size] = piece
             if self._guard(name, lambda: member.read(1)):  # the read to the end checks the CRC
                 raise ValueError(f"{self.where}: {name} holds more data than its header declares")
+
+    def _read_pickled(self, name: str, h: NpyMember) -> np.ndarray:
+        info = self.members[name]
+        budget = memory_size() // PICKLE_MAX_RATIO
+        if budget and info.file_size > budget:
+            raise ValueError(f"{self.where}: {name} is an object array of {info.file_size} bytes "
+                             f"of pickle; unpickled it could take more memory than this machine "
+                             f"has (at most {budget} bytes of pickle are read)")
+        with self._open(name) as member:
+            self._read_npy_header(member, name)
+            array = self._guard(name, lambda: unpickle_array(member, h.shape, self.where, name))
+            if self._guard(name, lambda: member.read(1)):  # the read to the end checks the CRC
+                raise ValueError(f"{self.where}: {name} goes on past the end of its pickle")
+        return array
 
     def _open(self, name: str) -> Any:
         return self._guard(name, lambda: self._zip.open(self.members[name]))
@@ -336,14 +371,190 @@ class Npz:
         return tuple(shape), bool(fortran), dtype, 8 + len(length_bytes) + length
 
 
+def memory_size() -> int:
+    """This machine's physical memory in bytes, or 0 when the system does not say (Windows)."""
+    try:
+        return max(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), 0)
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return 0
+
+
 def inflation_limit(compressed_size: int) -> int:
     """The most bytes that compressed_size bytes of gzip or zip data can inflate to, and that
     this machine could hold: DEFLATE's ratio lets 16 MB declare 16 GB, and an array larger than
     the memory (allocated lazily, then filled) would end in the out-of-memory killer rather than
     an error."""
     limit = compressed_size * DEFLATE_MAX_RATIO + _SLACK
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
-        return limit
+    memory = memory_size()
     return min(limit, memory) if memory > 0 else limit
+
+
+# ---- object arrays: a pickle read without running anything from it ------------------------------
+#
+# np.save stores an object array as a pickle: ``_reconstruct(ndarray, (0,), b'b')`` makes an empty
+# array, ``dtype('O8', False, True)`` its element type (then BUILD with the dtype's state), and a
+# BUILD with ``(1, shape, dtype, fortran_order, [the elements, in C order])`` fills it. Those three
+# globals are all such a pickle names (``numpy.core.multiarray`` before numpy 2, and in Keras'
+# files written by Python 2; ``numpy._core.multiarray`` since); lists, ints, strings and tuples are
+# opcodes of their own. Protocol 2 has no opcode for bytes, so Python 3 writes the b'b' as
+# ``_codecs.encode('b', 'latin1')`` (numpy < 1.17 saved with protocol 2): a fourth name. The unpickler admits these names only, and binds them not to numpy's
+# functions but to the stand-ins below: a hostile pickle can then call nothing but them, and
+# numpy's ``__setstate__`` never sees its arguments. The array is built here, from plain Python
+# data, once the shape, dtype and element count are checked.
+
+_RECONSTRUCT_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+
+
+class _Stub:
+    """Base of the stand-ins: no instance dict, and BUILD on a global is refused (it would set
+    attributes on the very object every later load uses)."""
+    __slots__ = ()
+
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError(f"BUILD applied to {type(self).__name__}, which is not how "
+                                     f"numpy pickles an array")
+
+
+class _NdarrayType(_Stub):
+    """Stands for numpy.ndarray, which a pickle only passes to _reconstruct (never calls)."""
+    __slots__ = ()
+
+
+class _DtypeStub:
+    """A dtype as the pickle describes it: its name (``'O8'``) and, after BUILD, its state."""
+    __slots__ = ("name", "state")
+
+    def __init__(self, name: Any) -> None:
+        self.name = name
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+class _DtypeFactory(_Stub):
+    """Stands for numpy.dtype: ``dtype(name, align, copy)`` gives a _DtypeStub."""
+    __slots__ = ()
+
+    def __call__(self, name: Any, align: Any = False, copy: Any = False) -> _DtypeStub:
+        return _DtypeStub(name)
+
+
+class _ArrayStub:
+    """The array that _reconstruct starts; BUILD gives it its state, checked afterwards."""
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        if self.state is not None:
+            raise pickle.UnpicklingError("BUILD applied twice to one array")
+        self.state = state
+
+
+class _Reconstruct(_Stub):
+    """Stands for numpy's _reconstruct(ndarray, (0,), b'b'): gives an _ArrayStub."""
+    __slots__ = ()
+
+    def __call__(self, subtype: Any, shape: Any, tag: Any) -> _ArrayStub:
+        if not isinstance(subtype, _NdarrayType):
+            raise pickle.UnpicklingError("_reconstruct called on something other than "
+                                         "numpy.ndarray")
+        return _ArrayStub()
+
+
+class _Encode(_Stub):
+    """Stands for _codecs.encode(text, 'latin1'), protocol 2's spelling of a bytes object."""
+    __slots__ = ()
+
+    def __call__(self, text: Any, encoding: Any = "utf-8") -> bytes:
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+            raise pickle.UnpicklingError("_codecs.encode called other than as protocol 2 "
+                                         "spells bytes")
+        return text.encode("latin1")
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Admits the globals of a numpy object array's pickle, each bound to a fresh stand-in."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _RECONSTRUCT_MODULES and name == "_reconstruct":
+            return _Reconstruct()
+        if module == "numpy" and name == "ndarray":
+            return _NdarrayType()
+        if module == "numpy" and name == "dtype":
+            return _DtypeFactory()
+        if module == "_codecs" and name == "encode":
+            return _Encode()
+        global_name = f"{module}.{name}"
+        if len(global_name) > 100:
+            global_name = global_name[:100] + "..."
+        raise _RefusedGlobal(f"refused to load the global {global_name!r}: only numpy arrays of "
+                             f"plain Python values are read, and loading anything else from a "
+                             f"pickle can run code")
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    pass
+
+
+def unpickle_array(stream: IO[bytes], shape: Tuple[int, ...], where: str,
+                   what: str) -> np.ndarray:
+    """The object array pickled in stream, as np.save writes it, without running code from it.
+
+    Only the globals of an array's pickle (see above) are admitted, bound to stand-ins; the
+    elements are whatever pickle's own opcodes build (lists, ints, floats, strings, bytes,
+    tuples, dicts, sets, None, bools).
+
+    Args:
+        stream: the pickle, from its first byte (after the .npy header).
+        shape: the shape the .npy header declares; the pickle's array must have it.
+        where: the file's name, for messages.
+        what: the member's name, for messages.
+
+    Returns:
+        An object array of ``shape``, filled in C order.
+
+    Raises:
+        ValueError: any other global (nothing is called), a pickle that is not
+            one object array of ``shape``, or a malformed pickle; the message names the file and
+            the member.
+    """
+    prefix = f"{where}: {what}"
+    try:
+        # latin1: Python 2's str (Keras' older files) becomes str without a decoding error.
+        result = _ArrayUnpickler(stream, encoding="latin1").load()
+    except _RefusedGlobal as e:
+        raise ValueError(f"{prefix}: {e}") from None
+    except Exception as e:
+        if isinstance(e, MemoryError) or is_io_error(e):
+            raise
+        raise ValueError(f"{prefix}: not a readable pickle of a numpy array "
+                         f"({type(e).__name__}: {e})") from None
+    if not isinstance(result, _ArrayStub) or not isinstance(result.state, tuple):
+        raise ValueError(f"{prefix}: the pickle holds a {type(result).__name__}, not a numpy "
+                         f"array")
+    state = result.state
+    if len(state) == 5:
+        if state[0] != 1:
+            raise ValueError(f"{prefix}: numpy array state of version {state[0]!r}; expected 1")
+        state = state[1:]
+    if len(state) != 4:
+        raise ValueError(f"{prefix}: a numpy array state of {len(result.state)} items; expected "
+                         f"4 or 5")
+    got_shape, dtype, _, data = state
+    if not isinstance(dtype, _DtypeStub) or dtype.name not in ("O8", "O4", b"O8", b"O4"):
+        raise ValueError(f"{prefix}: the pickled array is not an object array")
+    if not isinstance(got_shape, tuple) or got_shape != shape or \
+            not all(type(d) is int for d in got_shape):
+        raise ValueError(f"{prefix}: the pickled array's shape is not the {shape} that the .npy "
+                         f"header declares")
+    if not isinstance(data, list) or len(data) != product(shape):
+        raise ValueError(f"{prefix}: the pickled array holds "
+                         f"{len(data) if isinstance(data, list) else type(data).__name__} "
+                         f"elements; its shape {shape} needs {product(shape)}")
+    flat = np.empty(len(data), dtype=object)
+    for i, element in enumerate(data):  # one by one: a slice assignment would unpack lists
+        flat[i] = element
+    return flat.reshape(shape)

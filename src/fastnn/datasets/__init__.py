@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import fashion_mnist, mnist
+from . import boston_housing, fashion_mnist, imdb, mnist, reuters
 from ._files import DatasetNotFoundError, read_idx
 
-__all__ = ["mnist", "fashion_mnist", "read_idx", "DatasetNotFoundError"]
+__all__ = ["mnist", "fashion_mnist", "imdb", "reuters", "boston_housing", "read_idx",
+           "DatasetNotFoundError"]

@@ -1,4 +1,5 @@
-"""Finding, reading and downloading the MNIST-format datasets (IDX files or Keras' npz)."""
+"""Finding, reading and downloading dataset files: the MNIST-format datasets (IDX files or Keras'
+npz), and the single files of Keras' other datasets (imdb.npz, reuters.npz, ...)."""
 
 from __future__ import annotations
 
@@ -155,22 +156,36 @@ def load_idx_folder(folder: Path) -> Arrays:
     return (x_train, y_train), (x_test, y_test)
 
 
+def read_npz(path: Path, kinds: Dict[str, str]) -> Dict[str, np.ndarray]:
+    """The arrays kinds names from an npz file, each of one of its kinds ('biuf' bool, integers,
+    floats; 'O' an object array, rebuilt from its pickle without running code from it).
+
+    Every header is checked (dtype, and declared size against its member and the file) before
+    the first array is read.
+
+    Raises:
+        ValueError: a missing array, another dtype, a corrupt or hostile file (a pickle naming
+            anything but numpy's array globals); the message names the file.
+        OSError: the file cannot be read.
+    """
+    f, size = open_regular(path)
+    with f:
+        archive = Npz(f, size, str(path), "npz file")
+        missing = [k for k in kinds if k not in archive]
+        if missing:
+            raise ValueError(f"{path}: npz without {missing}")
+        for k, kind in kinds.items():
+            archive.header(k, kind)
+        return {k: archive.read(k, kind) for k, kind in kinds.items()}
+
+
 def load_npz(path: Path) -> Arrays:
     """Keras' npz layout: arrays x_train, y_train, x_test, y_test of bool, integers or floats.
 
     Each array's declared size is checked against its member and the file before it is read (no
     pickles, no other element types)."""
-    keys = ("x_train", "y_train", "x_test", "y_test")
     where = str(path)
-    f, size = open_regular(path)
-    with f:
-        archive = Npz(f, size, where, "npz file")
-        missing = [k for k in keys if k not in archive]
-        if missing:
-            raise ValueError(f"{path}: npz without {missing}")
-        for k in keys:  # every header checked before the first array is read
-            archive.header(k, _NPZ_KINDS)
-        arrays = {k: archive.read(k, _NPZ_KINDS) for k in keys}
+    arrays = read_npz(path, dict.fromkeys(("x_train", "y_train", "x_test", "y_test"), _NPZ_KINDS))
     _check_pair(arrays["x_train"], arrays["y_train"], where)
     _check_pair(arrays["x_test"], arrays["y_test"], where)
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
@@ -196,16 +211,19 @@ def fastnn_cache() -> Path:
     return Path.home() / ".fastnn" / "datasets"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of the file at path (sha256, or another hashlib algorithm)."""
+    h = hashlib.new(algorithm, usedforsecurity=False)  # md5: integrity, not a secret
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
-    """Downloads url to dest (atomically: a temporary file renamed once its sha256 checks out)."""
+def download(url: str, dest: Path, digest: str, timeout: float = 30.0,
+             algorithm: str = "sha256") -> Path:
+    """Downloads url to dest (atomically: a temporary file renamed once its digest checks out;
+    sha256 unless algorithm says otherwise, e.g. md5 where that is all the publisher gives)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -213,9 +231,9 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
-        got = sha256_of(tmp)
-        if got != sha256:
-            raise ValueError(f"download of {url} is corrupt: sha256 {got}, expected {sha256}")
+        got = digest_of(tmp, algorithm)
+        if got != digest:
+            raise ValueError(f"download of {url} is corrupt: {algorithm} {got}, expected {digest}")
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
@@ -246,32 +264,91 @@ def find_or_download(
         found = load_from(place, npz_name)
         if found is not None:
             return found
-    try:
-        for file_name, (url, sha256) in downloads.items():
-            dest = download_dir / file_name
-            if not (dest.is_file() and sha256_of(dest) == sha256):
-                download(url, dest, sha256)
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        looked = "\n  ".join(str(p) for p in places)
-        error = DatasetNotFoundError(
-            f"{name} is not on this machine and could not be downloaded ({e}).\n"
-            f"Looked in:\n  {looked}\n"
-            f"Put the four IDX files ({', '.join(f + '.gz' for f in IDX_FILES)}) or Keras' "
-            f"{npz_name} in one of those folders (e.g. {download_dir}), or pass "
-            f"load_data(path=...).")
-        error.looked, error.reason = tuple(places), str(e)
-        raise error from None
+    fetch(name, {f: (url, "sha256", h) for f, (url, h) in downloads.items()}, download_dir, places,
+          f"the four IDX files ({', '.join(f + '.gz' for f in IDX_FILES)}) or Keras' {npz_name}")
     found = load_from(download_dir, npz_name)
     assert found is not None
     return found
 
 
-def search_places(sub: str, extra: Iterable[Path] = ()) -> List[Path]:
-    """$FASTNN_DATA (itself and its sub folder), ~/.fastnn/datasets/sub, then extra places."""
+def fetch(name: str, downloads: Dict[str, Tuple[str, str, str]], download_dir: Path,
+          places: Sequence[Path], files: str) -> None:
+    """Downloads each missing file of downloads (file name -> url, algorithm, digest) into
+    download_dir, checking its digest; offline, a DatasetNotFoundError that says where the
+    files (described by ``files``) may go."""
+    try:
+        for file_name, (url, algorithm, digest) in downloads.items():
+            dest = download_dir / file_name
+            if not (dest.is_file() and digest_of(dest, algorithm) == digest):
+                download(url, dest, digest, algorithm=algorithm)
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        looked = "\n  ".join(str(p) for p in places)
+        error = DatasetNotFoundError(
+            f"{name} is not on this machine and could not be downloaded ({e}).\n"
+            f"Looked in:\n  {looked}\n"
+            f"Put {files} in one of those folders (e.g. {download_dir}), or pass "
+            f"load_data(path=...).")
+        error.looked, error.reason = tuple(places), str(e)
+        raise error from None
+
+
+def find_file(
+    name: str,
+    path: Union[str, os.PathLike[str]],
+    default_name: str,
+    url: str,
+    digest: Tuple[str, str],
+    function: str = "load_data",
+) -> Path:
+    """The file of a one-file dataset (Keras' imdb.npz, reuters_word_index.json, ...).
+
+    ``path`` is, as in Keras, a file name looked up where Keras caches it, or a path:
+
+    1. an existing file at ``path`` (relative to the working directory, ``~`` expanded) is that
+       file, read as it is (no checksum: the user chose it; the readers refuse hostile files);
+       a folder holding ``default_name`` gives that file;
+    2. a bare file name is looked for in ``$FASTNN_DATA``, ``~/.fastnn/datasets`` and Keras'
+       cache ``~/.keras/datasets``, in that order;
+    3. failing that, Keras' file is downloaded from url into ``~/.fastnn/datasets`` under that
+       name, and kept only if its digest (algorithm, hex) is the published one.
+
+    Raises:
+        DatasetNotFoundError: a path with folders that does not exist, a folder without
+            default_name, or nothing found and no download; the message says where to put the
+            file.
+        ValueError: a download whose digest is wrong (nothing is kept).
+        TypeError: path is not a str or path-like.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: path must be a file name or path (str or os.PathLike). "
+                        f"Received: path={path!r}")
+    given = Path(path).expanduser()
+    if given.is_dir():
+        if (given / default_name).exists():
+            return given / default_name
+        raise DatasetNotFoundError(f"{name}: the folder {path} has no {default_name}")
+    if given.exists() or given.is_symlink():  # a FIFO or a device here is refused by the reader
+        return given
+    if given.name != os.fspath(path) or not given.name:
+        raise DatasetNotFoundError(f"{name}: {path} does not exist. Pass {function}(path=...) an "
+                                   f"existing file, or a bare file name to look for in the "
+                                   f"data folders (Keras' {default_name} by default)")
+    places = search_places(None, [Path.home() / ".keras" / "datasets"])
+    for place in places:
+        if (place / given.name).exists():
+            return place / given.name
+    fetch(name, {given.name: (url, *digest)}, fastnn_cache(), places,
+          f"Keras' {default_name} (from {url}){'' if given.name == default_name else ' named ' + given.name}")
+    return fastnn_cache() / given.name
+
+
+def search_places(sub: Optional[str], extra: Iterable[Path] = ()) -> List[Path]:
+    """$FASTNN_DATA (its sub folder, then itself), ~/.fastnn/datasets/sub, then extra places;
+    without sub, $FASTNN_DATA and ~/.fastnn/datasets themselves."""
     places: List[Path] = []
     env = os.environ.get("FASTNN_DATA")
     if env:
-        places += [Path(env).expanduser() / sub, Path(env).expanduser()]
-    places.append(fastnn_cache() / sub)
+        places += ([Path(env).expanduser() / sub] if sub else []) + [Path(env).expanduser()]
+    places.append(fastnn_cache() / sub if sub else fastnn_cache())
     places += list(extra)
     return places
