@@ -310,7 +310,8 @@ class Npz:
                              f"has (at most {budget} bytes of pickle are read)")
         with self._open(name) as member:
             self._read_npy_header(member, name)
-            array = self._guard(name, lambda: unpickle_array(member, h.shape, self.where, name))
+            array: np.ndarray = self._guard(
+                name, lambda: unpickle_array(member, h.shape, self.where, name))
             if self._guard(name, lambda: member.read(1)):  # the read to the end checks the CRC
                 raise ValueError(f"{self.where}: {name} goes on past the end of its pickle")
         return array
@@ -397,8 +398,9 @@ def inflation_limit(compressed_size: int) -> int:
 # globals are all such a pickle names (``numpy.core.multiarray`` before numpy 2, and in Keras'
 # files written by Python 2; ``numpy._core.multiarray`` since); lists, ints, strings and tuples are
 # opcodes of their own. Protocol 2 has no opcode for bytes, so Python 3 writes the b'b' as
-# ``_codecs.encode('b', 'latin1')`` (numpy < 1.17 saved with protocol 2): a fourth name. The unpickler admits these names only, and binds them not to numpy's
-# functions but to the stand-ins below: a hostile pickle can then call nothing but them, and
+# ``_codecs.encode('b', 'latin1')`` (numpy < 1.17 saved with protocol 2): a fourth name. The
+# unpickler admits these names only, and binds them not to numpy's functions but to the
+# stand-ins below: a hostile pickle can then call nothing but them, and
 # numpy's ``__setstate__`` never sees its arguments. The array is built here, from plain Python
 # data, once the shape, dtype and element count are checked.
 

@@ -337,8 +337,9 @@ def find_file(
     for place in places:
         if (place / given.name).exists():
             return place / given.name
+    called = "" if given.name == default_name else f", named {given.name}"
     fetch(name, {given.name: (url, *digest)}, fastnn_cache(), places,
-          f"Keras' {default_name} (from {url}){'' if given.name == default_name else ' named ' + given.name}")
+          f"Keras' {default_name} (from {url}{called})")
     return fastnn_cache() / given.name
 
 
