@@ -9,7 +9,9 @@ with a timeout and an address-space cap.
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import pickle
 import re
 import sys
 import zipfile
@@ -17,6 +19,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from fastnn import _safe_read, datasets
 from fastnn.datasets import mnist, read_idx
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file types")
@@ -188,3 +191,117 @@ def test_a_dataset_npz_of_another_element_type_is_refused(tmp_path, bad):
     with pytest.raises(ValueError, match=re.escape(f"{path}: x_train has dtype {bad.dtype}; "
                                                    f"expected bool, integers or floats")):
         mnist.load_data(path)
+
+
+# ---- object arrays (Keras' imdb.npz, reuters.npz): pickles, read without running code ---------
+
+def _object_npz(path, pickle_bytes: bytes, shape=(2,), others=None):
+    """An npz whose x_train member is a .npy header for an object array of shape, then the given
+    pickle; the other IMDB members valid."""
+    header = ("{'descr': '|O', 'fortran_order': False, 'shape': %r, }" % (shape,)).encode()
+    header = header.ljust(117) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + pickle_bytes
+    ok = np.empty(1, dtype=object)
+    ok[0] = [1]
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x_train.npy", member)
+        for name, arr in (others or {"y_train": np.zeros(2, np.int64), "x_test": ok,
+                                     "y_test": np.zeros(1, np.int64)}).items():
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            z.writestr(f"{name}.npy", buf.getvalue())
+    return path
+
+
+class _RunsAShellCommand:
+    marker = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Exec:
+    def __reduce__(self):
+        return (exec, ("import os; os.system('touch /tmp/fastnn-should-not-exist')",))
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_a_pickle_whose_reduce_runs_a_command_is_refused_before_anything_runs(tmp_path, protocol):
+    marker = tmp_path / "ran"
+    payload = _RunsAShellCommand()
+    payload.marker = str(marker)
+    x = np.empty(2, dtype=object)
+    x[0], x[1] = [1, 2], payload
+    path = _object_npz(tmp_path / "imdb.npz", pickle.dumps(x, protocol=protocol))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: x_train: refused to load the global "
+                                                   f"'{os.system.__module__}.system'")):
+        datasets.imdb.load_data(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("obj, match", [
+    (_Exec(), "refused to load the global 'builtins.exec'"),
+    ([[1, 2], [3]], "the pickle holds a list, not a numpy array"),
+    (np.arange(2), "the pickled array is not an object array"),
+    (np.array([[1], [2, 3], [4]], dtype=object),
+     r"the pickled array's shape is not the \(2,\) that the .npy header declares"),
+    (np.array(["a", "b"], dtype=object), "sequence 0 is a str; expected a list"),
+    (np.array([1, 2], dtype=object), "sequence 0 is a int; expected a list"),
+])
+def test_pickles_of_anything_but_an_object_array_of_lists_are_refused(tmp_path, obj, match):
+    path = _object_npz(tmp_path / "imdb.npz", pickle.dumps(obj, protocol=4))
+    with pytest.raises(ValueError, match=match) as info:
+        datasets.imdb.load_data(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("raw, match", [
+    # BUILD on numpy.ndarray's stand-in: would set attributes on an object every load shares
+    (b"\x80\x04cnumpy\nndarray\n}(X\x01\x00\x00\x00aK\x01ub.", "BUILD applied to _NdarrayType"),
+    # _reconstruct called on something that is not numpy.ndarray
+    (b"\x80\x04cnumpy.core.multiarray\n_reconstruct\nK\x01K\x02K\x03\x87R.", "_reconstruct called"),
+    # a persistent id: pickle's hook for outside objects, not set
+    (b"\x80\x04X\x01\x00\x00\x00a\x94Q.", "not a readable pickle"),
+    # the stream ends before STOP
+    (b"\x80\x04]\x94(K\x01", "not a readable pickle"),
+])
+def test_malformed_or_tricky_pickles(tmp_path, raw, match):
+    path = _object_npz(tmp_path / "imdb.npz", raw)
+    with pytest.raises(ValueError, match=match):
+        datasets.imdb.load_data(path)
+
+
+def test_older_numpy_spellings_of_an_object_array_are_read(tmp_path):
+    """numpy < 2 names numpy.core.multiarray (here put in the text of protocols 0 and 2, where
+    names end at a newline); protocol 2 spells bytes as _codecs.encode (numpy < 1.17 on Python
+    3); numpy 2 writes protocol 3 or 4 with numpy._core.multiarray."""
+    x = np.empty(2, dtype=object)
+    x[0], x[1] = [1, 70000], [5]
+    for protocol in (0, 2, 3, 4):
+        raw = pickle.dumps(x, protocol=protocol)
+        if protocol <= 2:
+            assert b"numpy._core.multiarray\n" in raw
+            raw = raw.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+        path = _object_npz(tmp_path / f"p{protocol}.npz", raw)
+        (x_train, _), _ = datasets.imdb.load_data(path, start_char=None, index_from=0,
+                                                  num_words=10**6, seed=0)
+        assert sorted(x_train.tolist()) == [[1, 70000], [5]]
+
+
+def test_a_pickle_too_large_for_the_memory_is_refused_before_unpickling(tmp_path, monkeypatch):
+    x = np.empty(2, dtype=object)
+    x[0], x[1] = list(range(1000)), [5]
+    path = _object_npz(tmp_path / "imdb.npz", pickle.dumps(x, protocol=4))
+    monkeypatch.setattr(_safe_read, "memory_size", lambda: 128 * 1000)  # a 1000-byte budget
+    with pytest.raises(ValueError, match="could take more memory than this machine has"):
+        datasets.imdb.load_data(path)
+
+
+@posix_only
+def test_a_fifo_named_like_imdb_npz_is_not_opened(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "imdb.npz")
+    with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
+        datasets.imdb.load_data(tmp_path / "imdb.npz")
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
+        datasets.imdb.load_data()
