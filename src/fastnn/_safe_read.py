@@ -12,6 +12,8 @@ import errno
 import io
 import os
 import pickle
+import pickletools
+import re
 import stat
 import sys
 import zipfile
@@ -310,11 +312,8 @@ class Npz:
                              f"has (at most {budget} bytes of pickle are read)")
         with self._open(name) as member:
             self._read_npy_header(member, name)
-            array: np.ndarray = self._guard(
-                name, lambda: unpickle_array(member, h.shape, self.where, name))
-            if self._guard(name, lambda: member.read(1)):  # the read to the end checks the CRC
-                raise ValueError(f"{self.where}: {name} goes on past the end of its pickle")
-        return array
+            data: bytes = self._guard(name, lambda: member.read())  # to the end: the CRC checked
+        return unpickle_array(data, h.shape, self.where, name)
 
     def _open(self, name: str) -> Any:
         return self._guard(name, lambda: self._zip.open(self.members[name]))
@@ -403,6 +402,52 @@ def inflation_limit(compressed_size: int) -> int:
 # stand-ins below: a hostile pickle can then call nothing but them, and
 # numpy's ``__setstate__`` never sees its arguments. The array is built here, from plain Python
 # data, once the shape, dtype and element count are checked.
+#
+# Before the unpickler runs, one pass over the opcodes (_check_opcodes) refuses what could make
+# CPython's unpickler allocate far more than the pickle's size: a memo index (PUT, BINPUT,
+# LONG_BINPUT) makes it grow its memo array to twice that index and zero it, so five bytes can
+# ask for 64 GB; a legitimate pickle numbers its memo entries from 0, fewer than its bytes.
+
+# A run of the small-int opcodes (BININT1, BININT2, BININT), which make up most of a pickled
+# list of word indices: skipped in one regex match instead of one step each.
+_INT_RUN = re.compile(rb"(?:K.|M..|J....)+", re.DOTALL)
+_OPCODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
+_MEMO_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
+
+
+def _check_opcodes(data: bytes, prefix: str) -> None:
+    """Walks the opcodes of the pickle in data (as pickletools reads them, so as the unpickler
+    does) up to STOP: every opcode known, every length and memo index within the data."""
+    stream = io.BytesIO(data)
+    pos, size = 0, len(data)
+    while pos < size:
+        run = _INT_RUN.match(data, pos)
+        if run:
+            pos = run.end()
+            continue
+        op = _OPCODES.get(data[pos:pos + 1])
+        if op is None:
+            raise ValueError(f"{prefix}: not a readable pickle (unknown opcode {data[pos]:#04x} "
+                             f"at byte {pos})")
+        pos += 1
+        if op.arg is not None and op.arg.n > 0 and op.name not in _MEMO_PUTS + ("FRAME",):
+            pos += op.arg.n  # a fixed-size argument: nothing in it to check
+        elif op.arg is not None:
+            stream.seek(pos)
+            try:  # counted strings are checked against what remains, without reading more
+                arg = op.arg.reader(stream)
+            except ValueError as e:
+                raise ValueError(f"{prefix}: not a readable pickle ({op.name} at byte "
+                                 f"{pos - 1}: {e})") from None
+            pos = stream.tell()
+            if op.name in _MEMO_PUTS and not 0 <= arg < size:
+                raise ValueError(f"{prefix}: the pickle stores memo entry {arg} ({op.name} at "
+                                 f"byte {pos}), more than a {size}-byte pickle can number")
+            if op.name == "FRAME" and arg > size - pos:
+                raise ValueError(f"{prefix}: the pickle declares a frame of {arg} bytes with "
+                                 f"{size - pos} left")
+        if op.name == "STOP":
+            return
 
 _RECONSTRUCT_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 
@@ -501,16 +546,15 @@ class _RefusedGlobal(pickle.UnpicklingError):
     pass
 
 
-def unpickle_array(stream: IO[bytes], shape: Tuple[int, ...], where: str,
-                   what: str) -> np.ndarray:
-    """The object array pickled in stream, as np.save writes it, without running code from it.
+def unpickle_array(data: bytes, shape: Tuple[int, ...], where: str, what: str) -> np.ndarray:
+    """The object array pickled in data, as np.save writes it, without running code from it.
 
     Only the globals of an array's pickle (see above) are admitted, bound to stand-ins; the
     elements are whatever pickle's own opcodes build (lists, ints, floats, strings, bytes,
     tuples, dicts, sets, None, bools).
 
     Args:
-        stream: the pickle, from its first byte (after the .npy header).
+        data: the pickle, all of it (what follows the .npy header).
         shape: the shape the .npy header declares; the pickle's array must have it.
         where: the file's name, for messages.
         what: the member's name, for messages.
@@ -519,11 +563,13 @@ def unpickle_array(stream: IO[bytes], shape: Tuple[int, ...], where: str,
         An object array of ``shape``, filled in C order.
 
     Raises:
-        ValueError: any other global (nothing is called), a pickle that is not
-            one object array of ``shape``, or a malformed pickle; the message names the file and
-            the member.
+        ValueError: any other global (nothing is called), a pickle that is not one object array
+            of ``shape``, a malformed pickle, or one that could make the unpickler allocate more
+            than its size (a memo index beyond it); the message names the file and the member.
     """
     prefix = f"{where}: {what}"
+    _check_opcodes(data, prefix)
+    stream = io.BytesIO(data)
     try:
         # latin1: Python 2's str (Keras' older files) becomes str without a decoding error.
         result = _ArrayUnpickler(stream, encoding="latin1").load()
@@ -534,6 +580,8 @@ def unpickle_array(stream: IO[bytes], shape: Tuple[int, ...], where: str,
             raise
         raise ValueError(f"{prefix}: not a readable pickle of a numpy array "
                          f"({type(e).__name__}: {e})") from None
+    if stream.tell() != len(data):
+        raise ValueError(f"{prefix}: {len(data) - stream.tell()} bytes follow the pickle's end")
     if not isinstance(result, _ArrayStub) or not isinstance(result.state, tuple):
         raise ValueError(f"{prefix}: the pickle holds a {type(result).__name__}, not a numpy "
                          f"array")

@@ -305,3 +305,23 @@ def test_a_fifo_named_like_imdb_npz_is_not_opened(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTNN_DATA", str(tmp_path))
     with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
         datasets.imdb.load_data()
+
+
+@pytest.mark.parametrize("raw, match", [
+    # LONG_BINPUT 2**31 - 1: CPython's unpickler would grow its memo to 2**32 entries (32 GB),
+    # zeroed, from five bytes
+    (b"\x80\x02]r\xff\xff\xff\x7f.", r"memo entry 2147483647 \(LONG_BINPUT"),
+    # PUT, protocol 0's spelling, with a decimal index
+    (b"(lp99999999999\n.", r"memo entry 99999999999 \(PUT"),
+    # a frame, a bytes object and a string longer than the pickle
+    (b"\x80\x04\x95\xff\xff\xff\xff\x00\x00\x00\x00]\x94.", "declares a frame of 4294967295"),
+    (b"\x80\x04\x8e\xff\xff\xff\xff\xff\xff\x00\x00.", "BINBYTES8 at byte 2"),
+    (b"\x80\x04X\xff\xff\xff\x7f.", "BINUNICODE at byte 2"),
+    (b"\x80\x04\xff.", "unknown opcode 0xff at byte 2"),
+])
+def test_pickles_that_would_make_the_unpickler_allocate_more_than_their_size(
+        tmp_path, run_child, raw, match):
+    path = _object_npz(tmp_path / "imdb.npz", raw)
+    got = run_child(f"datasets.imdb.load_data({str(path)!r})", budget_mb=200)
+    assert got["outcome"].startswith(f"ValueError: {path}: x_train: "), got
+    assert re.search(match, got["outcome"]), got
