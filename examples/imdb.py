@@ -21,6 +21,7 @@ from fastnn.datasets import DatasetNotFoundError, imdb
 from fastnn.utils import multi_hot, set_random_seed
 
 NUM_WORDS = 10000
+URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
 
 
 def main() -> None:
@@ -39,9 +40,9 @@ def main() -> None:
         (train_data, train_labels), (test_data, test_labels) = imdb.load_data(
             args.data, num_words=NUM_WORDS)
     except DatasetNotFoundError:
-        raise SystemExit(f"IMDB data not found: put Keras' imdb.npz in ~/.fastnn/datasets/ (or "
-                         f"~/.keras/datasets/), or pass --data PATH; it is at "
-                         f"{imdb._URL}imdb.npz") from None
+        raise SystemExit(f"IMDB data not found: put Keras' imdb.npz ({URL}) in "
+                         f"~/.fastnn/datasets/ (or ~/.keras/datasets/), or pass --data PATH"
+                         ) from None
 
     x_train = multi_hot(train_data, NUM_WORDS)
     x_test = multi_hot(test_data, NUM_WORDS)

@@ -19,6 +19,7 @@ from fastnn.datasets import DatasetNotFoundError, reuters
 from fastnn.utils import multi_hot, set_random_seed, to_categorical
 
 NUM_WORDS = 10000
+URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/reuters.npz"
 TOPICS = len(reuters.get_label_names())  # 46
 
 
@@ -38,9 +39,9 @@ def main() -> None:
         (train_data, train_labels), (test_data, test_labels) = reuters.load_data(
             args.data, num_words=NUM_WORDS)
     except DatasetNotFoundError:
-        raise SystemExit(f"Reuters data not found: put Keras' reuters.npz in ~/.fastnn/datasets/ "
-                         f"(or ~/.keras/datasets/), or pass --data PATH; it is at "
-                         f"{reuters._URL}reuters.npz") from None
+        raise SystemExit(f"Reuters data not found: put Keras' reuters.npz ({URL}) in "
+                         f"~/.fastnn/datasets/ (or ~/.keras/datasets/), or pass --data PATH"
+                         ) from None
 
     x_train = multi_hot(train_data, NUM_WORDS)
     x_test = multi_hot(test_data, NUM_WORDS)

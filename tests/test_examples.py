@@ -103,7 +103,7 @@ def test_imdb_on_a_small_file(tmp_path, rng):
     assert float(out.split("test accuracy")[1].split()[0]) > 0.8
     assert (tmp_path / "curves.png").is_file() or "--plot needs matplotlib" in out
     err = run_failing(str(EXAMPLES / "imdb.py"), "--data", str(tmp_path / "no" / "imdb.npz"))
-    assert "put Keras' imdb.npz in ~/.fastnn/datasets/" in err
+    assert "put Keras' imdb.npz (https://" in err and "in ~/.fastnn/datasets/" in err
 
 
 def test_reuters_on_a_small_file(tmp_path, rng):
@@ -114,7 +114,7 @@ def test_reuters_on_a_small_file(tmp_path, rng):
     assert "1000 training / 200 validation / 300 test newswires" in out
     assert float(out.split("test accuracy")[1].split()[0]) > 0.8
     err = run_failing(str(EXAMPLES / "reuters.py"), "--data", str(tmp_path / "no" / "r.npz"))
-    assert "put Keras' reuters.npz in ~/.fastnn/datasets/" in err
+    assert "put Keras' reuters.npz (https://" in err and "in ~/.fastnn/datasets/" in err
 
 
 def test_functional_api_two_inputs_a_shared_layer_two_outputs():

@@ -27,7 +27,8 @@ def load_data(path: Union[str, os.PathLike[str]] = "imdb.npz", num_words: Option
 
     Each review is a list of word indices, words ranked by frequency (index 1 the most
     frequent word of the data). ``x_*`` are 1-d object arrays of lists of ints; ``y_*`` the
-    labels (0 negative, 1 positive) as stored in the file (int64 in Keras' imdb.npz).
+    labels (0 negative, 1 positive), of the dtype the file stores them in, as Keras returns
+    them.
 
     The steps, as in Keras: ``numpy.random.RandomState(seed)`` shuffles the training reviews,
     then, continuing, the test reviews; each review becomes ``[start_char] + [w + index_from

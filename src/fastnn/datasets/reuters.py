@@ -36,7 +36,7 @@ def load_data(path: Union[str, os.PathLike[str]] = "reuters.npz", num_words: Opt
 
     Each newswire is a list of word indices, words ranked by frequency; its label (0 to 45)
     is its topic, named by ``get_label_names()``. ``x_*`` are 1-d object arrays of lists of
-    ints; ``y_*`` the labels as stored in the file (int64 in Keras' reuters.npz).
+    ints; ``y_*`` the labels, of the dtype the file stores them in.
 
     The steps, as in Keras: ``numpy.random.RandomState(seed)`` shuffles all 11,228 newswires;
     each becomes ``[start_char] + [w + index_from for w in newswire]`` (only the shift when
