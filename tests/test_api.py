@@ -89,10 +89,10 @@ def readme_blocks() -> List[str]:
 
 
 @pytest.mark.skipif(not README.is_file(), reason="needs the README of the source tree")
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_readme_python_blocks_run(index, tmp_path):
     blocks = readme_blocks()
-    assert len(blocks) == 6, "a block was added or removed: update the range above"
+    assert len(blocks) == 7, "a block was added or removed: update the range above"
     r = subprocess.run([sys.executable, "-c", blocks[index]], capture_output=True, text=True,
                        cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr

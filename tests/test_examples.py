@@ -96,12 +96,17 @@ def test_imdb_on_a_small_file(tmp_path, rng):
     y_train, y_test = rng.integers(0, 2, 1200), rng.integers(0, 2, 300)
     np.savez(tmp_path / "imdb.npz", x_train=word_sequences(rng, y_train), y_train=y_train,
              x_test=word_sequences(rng, y_test), y_test=y_test)
-    out = run(str(EXAMPLES / "imdb.py"), "--data", str(tmp_path / "imdb.npz"), "--epochs", "8",
-              "--validation", "200", "--plot", str(tmp_path / "curves.png"))
-    assert "Epoch 8/8" in out and "val_accuracy" in out
-    assert "1000 training / 200 validation / 300 test reviews" in out
-    assert float(out.split("test accuracy")[1].split()[0]) > 0.8
-    assert (tmp_path / "curves.png").is_file() or "--plot needs matplotlib" in out
+    # sparse rows when scipy is installed, and the book's dense ones: the same training
+    outs = [run(str(EXAMPLES / "imdb.py"), "--data", str(tmp_path / "imdb.npz"), "--epochs", "8",
+                "--validation", "200", "--plot", str(tmp_path / "curves.png"), *dense)
+            for dense in ([], ["--dense"])]
+    for out in outs:
+        assert "Epoch 8/8" in out and "val_accuracy" in out
+        assert "1000 training / 200 validation / 300 test reviews" in out
+        assert float(out.split("test accuracy")[1].split()[0]) > 0.8
+        assert (tmp_path / "curves.png").is_file() or "--plot needs matplotlib" in out
+    last = [out.split("test loss")[1] for out in outs]
+    assert abs(float(last[0].split(",")[0]) - float(last[1].split(",")[0])) < 1e-3
     err = run_failing(str(EXAMPLES / "imdb.py"), "--data", str(tmp_path / "no" / "imdb.npz"))
     assert "put Keras' imdb.npz (https://" in err and "in ~/.fastnn/datasets/" in err
 
