@@ -100,11 +100,16 @@ def keras_steps(splits: Sequence[Tuple[Sequence[Sequence[int]], Sequence[Any]]],
 
 
 def as_rows(x: np.ndarray) -> List[List[int]]:
-    """A loader's x: checked to be a 1-d object array of lists of Python ints, as lists."""
-    assert x.dtype == object and x.ndim == 1
-    for row in x:
-        assert type(row) is list and all(type(w) is int for w in row)
-    return [list(row) for row in x]
+    """A loader's x, as lists: checked to be what Keras returns, ``np.array(lists,
+    dtype=object)``: a 1-d object array of lists of Python ints, or a 2-d object array of Python
+    ints when every list has the same length."""
+    assert x.dtype == object and x.ndim in (1, 2)
+    if x.ndim == 1:
+        assert all(type(row) is list for row in x)
+    rows = [list(row) for row in x]
+    assert all(type(w) is int for row in rows for w in row)
+    assert np.array(rows, dtype=object).shape == x.shape
+    return rows
 
 
 @pytest.fixture

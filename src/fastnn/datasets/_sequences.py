@@ -129,12 +129,13 @@ def vocabulary(data: Sequences, num_words: int, skip_top: int,
     return Sequences(data.flat[~outside], kept, data.labels)
 
 
-def as_lists(data: Sequences) -> np.ndarray:
-    """The sequences as Keras returns them: a 1-d object array of lists of Python ints."""
-    out = np.empty(len(data.lengths), dtype=object)
-    for i, row in enumerate(np.split(data.flat, np.cumsum(data.lengths)[:-1])):
-        out[i] = row.tolist()
-    return out
+def as_lists(data: Sequences, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+    """Sequences [start, stop) as Keras returns them: ``np.array(lists, dtype=object)``, which
+    is a 1-d object array of lists of Python ints, except that numpy makes it 2-d when every
+    sequence has the same length (as it does for Keras)."""
+    ends = np.cumsum(data.lengths)
+    rows = np.split(data.flat, ends[:-1])[start:stop] if len(ends) else []
+    return np.array([row.tolist() for row in rows], dtype=object)
 
 
 def checked_int(name: str, value: Any, none: bool = False, negative: bool = False) -> Any:

@@ -26,9 +26,10 @@ def load_data(path: Union[str, os.PathLike[str]] = "imdb.npz", num_words: Option
     """Loads the IMDB reviews as Keras does: ``(x_train, y_train), (x_test, y_test)``.
 
     Each review is a list of word indices, words ranked by frequency (index 1 the most
-    frequent word of the data). ``x_*`` are 1-d object arrays of lists of ints; ``y_*`` the
-    labels (0 negative, 1 positive), of the dtype the file stores them in, as Keras returns
-    them.
+    frequent word of the data). ``x_*`` are object arrays of lists of ints, made as Keras
+    makes them (``np.array(lists, dtype=object)``: 1-d, or 2-d should every review left have
+    one length); ``y_*`` the labels (0 negative, 1 positive), of the dtype the file stores them
+    in, as Keras returns them.
 
     The steps, as in Keras: ``numpy.random.RandomState(seed)`` shuffles the training reviews,
     then, continuing, the test reviews; each review becomes ``[start_char] + [w + index_from

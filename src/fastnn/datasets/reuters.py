@@ -35,8 +35,10 @@ def load_data(path: Union[str, os.PathLike[str]] = "reuters.npz", num_words: Opt
     """Loads the Reuters newswires as Keras does: ``(x_train, y_train), (x_test, y_test)``.
 
     Each newswire is a list of word indices, words ranked by frequency; its label (0 to 45)
-    is its topic, named by ``get_label_names()``. ``x_*`` are 1-d object arrays of lists of
-    ints; ``y_*`` the labels, of the dtype the file stores them in.
+    is its topic, named by ``get_label_names()``. ``x_*`` are object arrays of lists of ints,
+    made as Keras makes them (``np.array(lists, dtype=object)``: 1-d, or 2-d should every
+    newswire left have one length); ``y_*`` the labels, of the dtype the file stores them in
+    (float64 when maxlen leaves a split empty, as in Keras).
 
     The steps, as in Keras: ``numpy.random.RandomState(seed)`` shuffles all 11,228 newswires;
     each becomes ``[start_char] + [w + index_from for w in newswire]`` (only the shift when
@@ -94,8 +96,13 @@ def load_data(path: Union[str, os.PathLike[str]] = "reuters.npz", num_words: Opt
             raise ValueError(f"Reuters: no newswire is shorter than maxlen={maxlen} (start mark "
                              f"included); increase maxlen")
     data = seq.vocabulary(data, num_words or seq.default_num_words([data]), skip_top, oov_char)
-    x, split = seq.as_lists(data), int(len(data.lengths) * (1 - fraction))
-    return (x[:split], data.labels[:split]), (x[split:], data.labels[split:])
+    split = int(len(data.lengths) * (1 - fraction))
+    # Keras' labels are a list once maxlen has filtered them, and numpy makes an empty list
+    # float64: so does this, to return what Keras returns.
+    y_train, y_test = (np.array([]) if maxlen and not len(y) else y
+                       for y in (data.labels[:split], data.labels[split:]))
+    return ((seq.as_lists(data, 0, split), y_train),
+            (seq.as_lists(data, split), y_test))
 
 
 def get_word_index(path: Union[str, os.PathLike[str]] = "reuters_word_index.json"
