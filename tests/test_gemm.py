@@ -252,3 +252,36 @@ def test_private_binding_rejects_bad_arrays_instead_of_crashing():
         _C.sgemm(a, a, np.empty((2, 3), np.float32), False, False, 1.0, 0.0)
     with pytest.raises(ValueError, match="shape"):
         _C.sgemm(a, a.T.copy(), np.empty((3, 3), np.float32), False, False, 1.0, 0.0)
+
+
+@pytest.mark.parametrize("k", [1, 13, 384, 785])
+@pytest.mark.parametrize("n", [1, 15, 64, 100, 513])
+def test_a_few_rows_get_the_bits_they_get_in_a_batch(rng, k, n):
+    # Up to 16 rows take the small-M path (B read in place), a batch the packed one: per element
+    # the same operations, so a prediction on one sample equals its row in a batch.
+    a = random(rng, (200, k))
+    b = random(rng, (k, n))
+    batch = ops.matmul(a, b)
+    for m in (1, 2, 3, 5, 16):
+        np.testing.assert_array_equal(ops.matmul(a[:m], b), batch[:m])
+    c = random(rng, (3, n))
+    out = c.copy()
+    ops.matmul(a[:3], b, alpha=0.5, beta=2.0, out=out)
+    full = np.concatenate([c, np.zeros((197, n), np.float32)])
+    ops.matmul(a, b, alpha=0.5, beta=2.0, out=full)
+    np.testing.assert_array_equal(out, full[:3])
+    assert_gemm_close(ops.matmul(a[:5], b), a[:5], b)
+
+
+def test_one_row_dense_layer_and_predict_match_the_batch(rng, restore_threads):
+    from fastnn import layers, models
+
+    model = models.Sequential([layers.Input((784,)), layers.Dense(512, activation="relu"),
+                               layers.Dense(10, activation="softmax")])
+    x = random(rng, (300, 784))
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        batch = model.predict(x, verbose=0)
+        for m in (1, 7, 16):
+            np.testing.assert_array_equal(model.predict(x[:m], verbose=0), batch[:m])
+            np.testing.assert_array_equal(np.asarray(model(x[:m], training=False)), batch[:m])

@@ -23,6 +23,12 @@ constexpr int64_t GEMM_NC = 4064;  // a multiple of both tile widths
 // With AVX2, GEMMs this narrow (and with K at least GEMM_SMALL_N_MIN_K) use the small-N kernel.
 constexpr int64_t GEMM_SMALL_N_MAX = 12;
 constexpr int64_t GEMM_SMALL_N_MIN_K = 32;
+// GEMMs with at most this many rows read B in place (the small-M kernel, gemm_small_m.inc):
+// packing B costs more than the product when each element of B is used this few times.
+constexpr int64_t GEMM_SMALL_M_MAX = 16;
+// The small-M kernel splits the columns over the pool when B is at least this many bytes (reading
+// B is its cost, and one core reads a large B slower than two).
+constexpr int64_t GEMM_SMALL_M_PARALLEL_BYTES = 256 * 1024;
 // Below this many flops (2*M*N*K) a GEMM runs on one thread: a fork/join costs a few microseconds.
 constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
 

@@ -61,13 +61,14 @@ thread_local Workspace workspace;
 GemmUkernel choose_ukernel() {
 #ifdef FASTNN_HAVE_AVX512
     if (active_arch() == Arch::avx512)
-        return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512};
+        return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512,
+                sgemm_small_m_avx512};
 #endif
 #ifdef FASTNN_HAVE_AVX2
     if (active_arch() == Arch::avx2)
-        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC};
+        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_avx2};
 #endif
-    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC};
+    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_ref};
 }
 
 const GemmUkernel uk = choose_ukernel();
@@ -180,6 +181,24 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
     }
 }
 
+// The small-M path: B read in place, its columns split over the pool in strips of 64 (whole
+// strips of the kernel's widest tile, so each element is computed the same way on any thread
+// count), with the epilogue on each strip once it is complete.
+void small_m(const Operands& op, int64_t threads) {
+    const int64_t kb = k_block(op.K);
+    constexpr int64_t STRIP = 64;
+    const int64_t strips = ceil_div(op.N, STRIP);
+    const double bytes = 4.0 * static_cast<double>(op.K) * static_cast<double>(op.N);
+    const int64_t parts = bytes < GEMM_SMALL_M_PARALLEL_BYTES ? 1 : min64(threads, strips);
+    parallel_for(parts, [&](int64_t t) {
+        const int64_t n0 = strips * t / parts * STRIP, n1 = min64(op.N, strips * (t + 1) / parts * STRIP);
+        if (n0 >= n1 || cancelled()) return;
+        uk.small_m(op.M, n1 - n0, op.K, kb, op.A, op.rsa, op.csa, op.B + n0, op.rsb, op.C + n0,
+                   op.ldc, op.alpha, op.beta);
+        apply_epilogue(op, 0, op.M, n0, n1);
+    });
+}
+
 void scale_rows(float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
     for (int64_t i = 0; i < M; ++i) {
         float* ci = C + i * ldc;
@@ -225,6 +244,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
         return;
     }
 #endif
+    if (M <= GEMM_SMALL_M_MAX && csb == 1) {
+        small_m(op, threads);
+        return;
+    }
     if (serial) {
         sgemm_serial(op, 0, M, 0, N);
         return;

@@ -12,19 +12,34 @@ namespace fastnn {
 using sgemm_ukernel_fn = void (*)(int64_t k, const float* a, int64_t rsa, int64_t csa,
                                   const float* b, float* c, int64_t ldc, float alpha, float beta);
 
-// A micro-kernel with its tile width and the K block that keeps its B panel in half of L1.
+// Small-M kernel (m <= GEMM_SMALL_M_MAX rows): C = alpha * A B + beta * C with B read in place,
+// unit-stride along its rows (b[p * rsb + j]), K in blocks of kb as the driver splits it; per
+// element the same operations as the micro-kernel, so the result does not depend on the path.
+using sgemm_small_m_fn = void (*)(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a,
+                                  int64_t rsa, int64_t csa, const float* b, int64_t rsb,
+                                  float* c, int64_t ldc, float alpha, float beta);
+
+// A micro-kernel with its tile width, the K block that keeps its B panel in half of L1, and the
+// small-M kernel of the same instruction set.
 struct GemmUkernel {
     const char* name;
     sgemm_ukernel_fn fn;
     int64_t nr;
     int64_t kc;
+    sgemm_small_m_fn small_m;
 };
 
 void sgemm_ref_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
                     float* c, int64_t ldc, float alpha, float beta);
+void sgemm_small_m_ref(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a, int64_t rsa,
+                       int64_t csa, const float* b, int64_t rsb, float* c, int64_t ldc,
+                       float alpha, float beta);
 #ifdef FASTNN_HAVE_AVX2
 void sgemm_avx2_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
                      float* c, int64_t ldc, float alpha, float beta);
+void sgemm_small_m_avx2(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a, int64_t rsa,
+                        int64_t csa, const float* b, int64_t rsb, float* c, int64_t ldc,
+                        float alpha, float beta);
 
 // Small-N path (N <= GEMM_SMALL_N_MAX): rows of A (m x k, row stride lda, unit column stride)
 // dotted with rows of bt (n x k, row stride ldbt, i.e. op(B) transposed), vectorised along k,
@@ -37,6 +52,9 @@ void sgemm_avx2_small_n(int64_t m, int64_t n, int64_t k, const float* a, int64_t
 #ifdef FASTNN_HAVE_AVX512
 void sgemm_avx512_6x32(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
                        float* c, int64_t ldc, float alpha, float beta);
+void sgemm_small_m_avx512(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a,
+                          int64_t rsa, int64_t csa, const float* b, int64_t rsb, float* c,
+                          int64_t ldc, float alpha, float beta);
 #endif
 
 // Packs op(B)[0:k, 0:n] into ceil(n / nr) micro-panels of k x nr, zero-padding the last one.

@@ -3,6 +3,7 @@
 // with external linkage is shared with baseline files, so the linker can never merge an AVX2 copy
 // into code that runs on CPUs without AVX2.
 #include <immintrin.h>
+#include <math.h>
 
 #include <cstdint>
 
@@ -22,6 +23,9 @@ namespace fastnn {
 #define VSET1(x) _mm256_set1_ps(x)
 #define UKERNEL_NAME sgemm_avx2_6x16
 #include "gemm_ukernel_6xn.inc"
+#define SMALL_M_NAME sgemm_small_m_avx2
+#include "gemm_small_m.inc"
+#undef SMALL_M_NAME
 #undef VEC
 #undef VW
 #undef VZERO

@@ -2,6 +2,7 @@
 // chosen at run time on CPUs that have it; self-contained like the AVX2 file. Same FLOPs per cycle
 // as AVX2 on CPUs that split 512-bit operations, but half the instructions per FLOP.
 #include <immintrin.h>
+#include <math.h>
 
 #include <cstdint>
 
@@ -21,5 +22,8 @@ namespace fastnn {
 #define VSET1(x) _mm512_set1_ps(x)
 #define UKERNEL_NAME sgemm_avx512_6x32
 #include "gemm_ukernel_6xn.inc"
+#define SMALL_M_NAME sgemm_small_m_avx512
+#include "gemm_small_m.inc"
+#undef SMALL_M_NAME
 
 }  // namespace fastnn

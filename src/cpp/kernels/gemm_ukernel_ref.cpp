@@ -25,4 +25,34 @@ void sgemm_ref_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const f
     }
 }
 
+// The small-M kernel's portable version: the reference micro-kernel's arithmetic (a sum of
+// products per element over each K block, then alpha * sum + beta * C) on B read in place.
+void sgemm_small_m_ref(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a, int64_t rsa,
+                       int64_t csa, const float* b, int64_t rsb, float* c, int64_t ldc,
+                       float alpha, float beta) {
+    constexpr int64_t W = 64;
+    float acc[W];
+    for (int64_t p0 = 0; p0 < k; p0 += kb) {
+        const int64_t p1 = p0 + kb < k ? p0 + kb : k;
+        const float bt = p0 == 0 ? beta : 1.0f;
+        for (int64_t j0 = 0; j0 < n; j0 += W) {
+            const int64_t w = n - j0 < W ? n - j0 : W;
+            for (int64_t i = 0; i < m; ++i) {
+                for (int64_t j = 0; j < w; ++j) acc[j] = 0.0f;
+                for (int64_t p = p0; p < p1; ++p) {
+                    const float ai = a[i * rsa + p * csa];
+                    const float* bp = b + p * rsb + j0;
+                    for (int64_t j = 0; j < w; ++j) acc[j] += ai * bp[j];
+                }
+                float* ci = c + i * ldc + j0;
+                if (bt == 0.0f) {
+                    for (int64_t j = 0; j < w; ++j) ci[j] = alpha * acc[j];
+                } else {
+                    for (int64_t j = 0; j < w; ++j) ci[j] = alpha * acc[j] + bt * ci[j];
+                }
+            }
+        }
+    }
+}
+
 }  // namespace fastnn
