@@ -62,13 +62,15 @@ GemmUkernel choose_ukernel() {
 #ifdef FASTNN_HAVE_AVX512
     if (active_arch() == Arch::avx512)
         return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512,
-                sgemm_small_m_avx512};
+                sgemm_small_m_avx512, GEMM_SMALL_M_MAX};
 #endif
 #ifdef FASTNN_HAVE_AVX2
     if (active_arch() == Arch::avx2)
-        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_avx2};
+        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_avx2,
+                GEMM_SMALL_M_MAX_AVX2};
 #endif
-    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_ref};
+    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_ref,
+            GEMM_SMALL_M_MAX};
 }
 
 const GemmUkernel uk = choose_ukernel();
@@ -244,7 +246,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
         return;
     }
 #endif
-    if (M <= GEMM_SMALL_M_MAX && csb == 1) {
+    if (M <= uk.small_m_max && csb == 1) {
         small_m(op, threads);
         return;
     }

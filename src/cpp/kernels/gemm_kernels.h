@@ -12,21 +12,22 @@ namespace fastnn {
 using sgemm_ukernel_fn = void (*)(int64_t k, const float* a, int64_t rsa, int64_t csa,
                                   const float* b, float* c, int64_t ldc, float alpha, float beta);
 
-// Small-M kernel (m <= GEMM_SMALL_M_MAX rows): C = alpha * A B + beta * C with B read in place,
+// Small-M kernel (a few rows: see GemmUkernel::small_m_max): C = alpha * A B + beta * C with B read in place,
 // unit-stride along its rows (b[p * rsb + j]), K in blocks of kb as the driver splits it; per
 // element the same operations as the micro-kernel, so the result does not depend on the path.
 using sgemm_small_m_fn = void (*)(int64_t m, int64_t n, int64_t k, int64_t kb, const float* a,
                                   int64_t rsa, int64_t csa, const float* b, int64_t rsb,
                                   float* c, int64_t ldc, float alpha, float beta);
 
-// A micro-kernel with its tile width, the K block that keeps its B panel in half of L1, and the
-// small-M kernel of the same instruction set.
+// A micro-kernel with its tile width, the K block that keeps its B panel in half of L1, the
+// small-M kernel of the same instruction set and the most rows it is faster for.
 struct GemmUkernel {
     const char* name;
     sgemm_ukernel_fn fn;
     int64_t nr;
     int64_t kc;
     sgemm_small_m_fn small_m;
+    int64_t small_m_max;
 };
 
 void sgemm_ref_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,

@@ -76,6 +76,9 @@ def bench_matmul(samples: int, quick: bool) -> List[Row]:
         ("fwd (128x512).(512x10)", 128, 512, 10, False, False),
         ("bwd (784x128).(128x512) A^T.B", 784, 128, 512, True, False),
         ("bwd (128x10).(10x512) A.B^T", 128, 10, 512, False, True),
+        # predict on a few rows: the small-M path reads B in place
+        ("predict (1x784).(784x512)", 1, 784, 512, False, False),
+        ("predict (16x784).(784x512)", 16, 784, 512, False, False),
     ]
     rows = []
     for name, m, k, n, ta, tb in cases:

@@ -305,9 +305,14 @@ def main(args: argparse.Namespace) -> None:
         print(f"| {c.name} | {m:.3f} | {ours / m:.2f} | {c.accuracy(data[2], data[3]):.4f} | "
               f"{flops / m / 1e9:.1f} | {100 * flops / m / peak:.0f} % |")
     if args.predict:
-        tf, tr, batch = time_predict(contenders[0].model, data[2])  # type: ignore[attr-defined]
+        model = contenders[0].model  # type: ignore[attr-defined]
+        tf, tr, batch = time_predict(model, data[2])
         print(f"\npredict on {len(data[2])} images (batch {batch}): fastnn {tf * 1e3:.2f} ms, "
               f"numpy {tr * 1e3:.2f} ms: {tr / tf:.2f}x")
+        for rows in (1, 32):  # latency: a call's fixed costs and the small-M GEMM path
+            tf, tr, _ = time_predict(model, data[2][:rows], samples=301)
+            print(f"predict on {rows} image(s): fastnn {tf * 1e6:.1f} us, numpy "
+                  f"{tr * 1e6:.1f} us: {tr / tf:.2f}x")
     if args.plot:
         plot(args.plot, med, f"{'-'.join(map(str, sizes))}, batch {args.batch_size}, "
                              f"{args.threads} threads, {source.split(' from')[0].split(' (')[0]}")
