@@ -34,3 +34,21 @@ def make_blobs(n=300, d=8, k=3, seed=0):
 def blobs():
     """``make_blobs``, the function: call it with the sizes a test needs."""
     return make_blobs
+
+
+@pytest.fixture
+def offline_home(tmp_path, monkeypatch):
+    """HOME is an empty folder, $FASTNN_DATA is unset and every download fails as offline: no
+    test sees the real ~/.fastnn, ~/.keras or $FASTNN_DATA, or touches the network."""
+    import urllib.error
+
+    from fastnn.datasets import _files
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FASTNN_DATA", raising=False)
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
+    return tmp_path / "home"

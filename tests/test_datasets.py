@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +49,9 @@ def assert_same(got, want):
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """No test sees the real ~/.fastnn, ~/.keras or $FASTNN_DATA, and none touches the network."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("FASTNN_DATA", raising=False)
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
+def isolated_home(offline_home):
+    """Every test here runs offline, in an empty HOME (tests/conftest.py)."""
+    return offline_home
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -108,23 +108,6 @@ def test_help_shows_every_default(capsys, monkeypatch):
 
 
 # ---- what is not an argument's fault: one line, no traceback, status 1 --------------------------
-@pytest.fixture
-def offline_home(tmp_path, monkeypatch):
-    """No dataset in HOME or $FASTNN_DATA, and no network."""
-    import urllib.error
-
-    from fastnn.datasets import _files
-
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("FASTNN_DATA", raising=False)
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
-    return tmp_path / "home"
-
-
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_a_dataset_that_is_nowhere_names_dataset_path_and_where_it_looked(capsys, offline_home,
                                                                          dataset):

@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import json
 import types
-import urllib.error
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
 
-from fastnn.datasets import _files
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """HOME is an empty folder, $FASTNN_DATA unset, and every download fails as offline."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("FASTNN_DATA", raising=False)
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
-    return tmp_path / "home"
+def isolated_home(offline_home):
+    """Every test here runs offline, in an empty HOME (tests/conftest.py)."""
+    return offline_home
 
 
 def object_array(rows: Sequence[Sequence[int]]) -> np.ndarray:
