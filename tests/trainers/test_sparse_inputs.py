@@ -23,12 +23,10 @@ def random_csr(n, d, density=0.05, seed=0, duplicates=False, unsorted=False):
     if n > 3:
         x = sp.vstack([x[:2], sp.csr_matrix((1, d), dtype=np.float32), x[2:]]).tocsr()
     if duplicates:
+        # A fifth of the entries again, as separate entries of their rows: built from
+        # (data, indices, indptr), which scipy keeps as given (from COO it would sum them).
         coo = x.tocoo()
         extra = rng.integers(0, coo.nnz, max(1, coo.nnz // 5))
-        x = sp.csr_matrix((np.concatenate([coo.data, coo.data[extra]]),
-                           (np.concatenate([coo.row, coo.row[extra]]),
-                            np.concatenate([coo.col, coo.col[extra]]))), shape=x.shape)
-        # scipy sums duplicates when it builds from COO; put them back as separate entries.
         rows = np.concatenate([coo.row, coo.row[extra]])
         order = np.argsort(rows, kind="stable")
         indptr = np.zeros(x.shape[0] + 1, np.int64)
