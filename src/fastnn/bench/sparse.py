@@ -29,8 +29,7 @@ import numpy as np
 
 def imdb_like(rows: int, cols: int, nnz: int, seed: int) -> Any:
     """A (rows, cols) CSR multi-hot matrix with about ``nnz`` distinct columns a row, and
-    binary labels from a hidden linear rule. Made in blocks of rows, counted first and then
-    filled, so that making it takes little more memory than the matrix itself."""
+    binary labels from a hidden linear rule. Made in blocks of 1,000 rows."""
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
@@ -39,25 +38,19 @@ def imdb_like(rows: int, cols: int, nnz: int, seed: int) -> Any:
     # Draws with repeats, made distinct per row: 1.2 draws per kept word gives ~nnz.
     draws = rng.integers(int(nnz * 0.75), int(nnz * 1.7), rows)
     block_seeds = rng.integers(0, 2**63, (rows + 999) // 1000)
-
-    def block(b: int) -> Any:
+    counts, indices = [], []
+    for b, seed_b in enumerate(block_seeds):
         d = draws[b * 1000:(b + 1) * 1000]
         row_of = np.repeat(np.arange(len(d), dtype=np.int64), d)
-        u = np.random.default_rng(block_seeds[b]).random(len(row_of))
+        u = np.random.default_rng(seed_b).random(len(row_of))
         words = np.minimum(np.searchsorted(cdf, u), cols - 1)
-        return np.divmod(np.unique(row_of * cols + words), cols), len(d)
-
-    total = sum(len(block(b)[0][1]) for b in range(len(block_seeds)))
-    indices = np.empty(total, np.int32)
+        r, c = np.divmod(np.unique(row_of * cols + words), cols)
+        counts.append(np.bincount(r, minlength=len(d)))
+        indices.append(c.astype(np.int32))
     indptr = np.zeros(rows + 1, np.int64)
-    end = 0
-    for b in range(len(block_seeds)):
-        (r, c), n = block(b)
-        indices[end:end + len(c)] = c
-        np.cumsum(np.bincount(r, minlength=n), out=indptr[b * 1000 + 1:b * 1000 + 1 + n])
-        indptr[b * 1000 + 1:b * 1000 + 1 + n] += end
-        end += len(c)
-    x = sp.csr_matrix((np.ones(end, np.float32), indices, indptr), shape=(rows, cols))
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    x = sp.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(indices), indptr),
+                      shape=(rows, cols))
     w = rng.standard_normal(cols).astype(np.float32)
     score = x @ w
     y = (score > np.median(score)).astype(np.float32)
