@@ -59,27 +59,23 @@ CsrRows csr_arg(const py::object& obj, int64_t width, const std::string& name, i
     if (!py::isinstance<py::tuple>(obj) || py::len(obj) != 3)
         throw py::type_error(name + " must be an array or a sparse matrix (indptr, indices, data)");
     const py::tuple t = obj.cast<py::tuple>();
-    auto vector_of = [&](const py::object& o, const char* what, bool is_int64, bool is_int32) {
-        const bool ok = (is_int64 && py::isinstance<py::array_t<int64_t>>(o)) ||
-                        (is_int32 && py::isinstance<py::array_t<int32_t>>(o)) ||
-                        (!is_int64 && !is_int32 && py::isinstance<py::array_t<float>>(o));
-        if (!ok) throw py::type_error(name + ": " + what + " has the wrong dtype");
-        py::array a = py::reinterpret_borrow<py::array>(o);
-        if (a.ndim() != 1 || !(a.flags() & py::array::c_style))
-            throw py::value_error(name + ": " + what + " must be 1-d and C-contiguous");
-        if (keep) keep->push_back(o);
+    // Each a 1-d array; contiguous_data below checks its dtype and layout.
+    auto vector_of = [&](const py::handle& h, const char* what) {
+        if (!py::isinstance<py::array>(h)) throw py::type_error(name + ": " + what + " must be a numpy array");
+        py::array a = py::reinterpret_borrow<py::array>(h);
+        if (a.ndim() != 1) throw py::value_error(name + ": " + what + " must be 1-d");
+        if (keep) keep->push_back(a);
         return a;
     };
-    const py::array indptr = vector_of(t[0], "indptr (int64)", true, false);
-    const py::array indices = vector_of(t[1], "indices (int32)", false, true);
-    const py::array data = vector_of(t[2], "data (float32)", false, false);
+    const py::array indptr = vector_of(t[0], "indptr"), indices = vector_of(t[1], "indices"),
+                    data = vector_of(t[2], "data");
     if (indptr.shape(0) < 1) throw py::value_error(name + ": indptr is empty");
     if (indices.shape(0) != data.shape(0))
         throw py::value_error(name + ": indices and data differ in length");
     CsrRows x;
-    x.indptr = static_cast<const int64_t*>(indptr.data());
-    x.indices = static_cast<const int32_t*>(indices.data());
-    x.data = static_cast<const float*>(data.data());
+    x.indptr = contiguous_data<int64_t>(indptr, indptr.size(), (name + ": indptr").c_str(), false);
+    x.indices = contiguous_data<int32_t>(indices, indices.size(), (name + ": indices").c_str(), false);
+    x.data = contiguous_data<float>(data, data.size(), (name + ": data").c_str(), false);
     *n = indptr.shape(0) - 1;
     const int64_t nnz = indices.shape(0);
     if (x.indptr[0] < 0 || x.indptr[*n] > nnz)
