@@ -1,6 +1,8 @@
-"""The numpy-by-hand reference for the training benchmark: the same MLP, the same math and the
-same optimizer as ``fastnn.models.Sequential`` with Dense(relu) layers, a softmax output,
-sparse categorical cross-entropy and Keras' RMSprop, written the way one would with numpy alone.
+"""The numpy-by-hand reference for the benchmarks: the same MLP, the same math and the same
+optimizer as ``fastnn.models.Sequential`` with Dense(relu) hidden layers, written the way one would
+with numpy alone. The output and loss are the book's three: a softmax with sparse categorical
+cross-entropy (MNIST, Reuters), a sigmoid with binary cross-entropy (IMDB) and a linear output
+with mean squared error (Boston housing); the optimizer is Keras' RMSprop.
 """
 
 from __future__ import annotations
@@ -9,14 +11,21 @@ from typing import List, Sequence
 
 import numpy as np
 
+LOSSES = ("sparse_categorical_crossentropy", "binary_crossentropy", "mse")
+
 
 class NumpyMLP:
-    """Dense(relu) hidden layers and a Dense softmax output, trained with RMSprop
-    (``v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps)``) on mean cross-entropy."""
+    """Dense(relu) hidden layers and an output layer with ``loss``'s activation (softmax, sigmoid
+    or none), trained with RMSprop (``v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps)``) on
+    the batch mean of the loss."""
 
     def __init__(self, sizes: Sequence[int], seed: int = 0, learning_rate: float = 1e-3,
-                 rho: float = 0.9, epsilon: float = 1e-7):
+                 rho: float = 0.9, epsilon: float = 1e-7,
+                 loss: str = "sparse_categorical_crossentropy"):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}; received {loss!r}")
         rng = np.random.default_rng(seed)
+        self.loss = loss
         self.weights: List[np.ndarray] = []
         self.biases: List[np.ndarray] = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -29,24 +38,35 @@ class NumpyMLP:
         self.rng = np.random.default_rng(seed + 1)
 
     def forward(self, x: np.ndarray) -> List[np.ndarray]:
-        """Every layer's output; the last are the logits."""
+        """Every layer's output; the last are the logits (before the output's activation)."""
         hs = [x]
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = hs[-1] @ w + b
             hs.append(z if i == len(self.weights) - 1 else np.maximum(z, 0))
         return hs
 
+    def _loss_and_grad(self, z: np.ndarray, y: np.ndarray) -> "tuple[float, np.ndarray]":
+        """The batch-mean loss of logits z and its gradient with respect to z."""
+        n = len(z)
+        if self.loss == "sparse_categorical_crossentropy":
+            z = z - z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            s = e.sum(axis=1, keepdims=True)
+            loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(n), y]))
+            g = e / s
+            g[np.arange(n), y] -= 1
+            return loss, g / n
+        t = y.reshape(z.shape).astype(np.float32)
+        if self.loss == "binary_crossentropy":
+            # log(1 + e^-|z|) + max(z, 0) - z t: the stable form of -t log p - (1 - t) log(1 - p)
+            loss = float(np.mean(np.logaddexp(0, -np.abs(z)) + np.maximum(z, 0) - z * t))
+            return loss, (1 / (1 + np.exp(-z)) - t) / n
+        d = z - t
+        return float(np.mean(d * d)), 2 * d / d.size
+
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         hs = self.forward(x)
-        z = hs[-1]
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        n = len(x)
-        loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(n), y]))
-        g = e / s
-        g[np.arange(n), y] -= 1
-        g /= n
+        loss, g = self._loss_and_grad(hs[-1], y)
         grads = []
         for i in range(len(self.weights) - 1, -1, -1):
             grads += [g.sum(axis=0), hs[i].T @ g]
@@ -69,7 +89,10 @@ class NumpyMLP:
         return total / len(x)
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.forward(x)[-1].argmax(axis=1) == y))
+        z = self.forward(x)[-1]
+        if self.loss == "sparse_categorical_crossentropy":
+            return float(np.mean(z.argmax(axis=1) == y))
+        return float(np.mean((z[:, 0] > 0) == (y > 0.5)))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Logits, the way the benchmark's inference comparison writes it."""

@@ -26,35 +26,17 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .synthetic import multi_hot_rows, text_labels
+
 
 def imdb_like(rows: int, cols: int, nnz: int, seed: int) -> Any:
     """A (rows, cols) CSR multi-hot matrix with about ``nnz`` distinct columns a row, and
-    binary labels from a hidden linear rule. Made in blocks of 1,000 rows."""
+    binary labels from a hidden linear rule."""
     import scipy.sparse as sp
 
-    rng = np.random.default_rng(seed)
-    cdf = np.cumsum(1.0 / (np.arange(cols) + 10.0))
-    cdf /= cdf[-1]
-    # Draws with repeats, made distinct per row: 1.2 draws per kept word gives ~nnz.
-    draws = rng.integers(int(nnz * 0.75), int(nnz * 1.7), rows)
-    block_seeds = rng.integers(0, 2**63, (rows + 999) // 1000)
-    counts, indices = [], []
-    for b, seed_b in enumerate(block_seeds):
-        d = draws[b * 1000:(b + 1) * 1000]
-        row_of = np.repeat(np.arange(len(d), dtype=np.int64), d)
-        u = np.random.default_rng(seed_b).random(len(row_of))
-        words = np.minimum(np.searchsorted(cdf, u), cols - 1)
-        r, c = np.divmod(np.unique(row_of * cols + words), cols)
-        counts.append(np.bincount(r, minlength=len(d)))
-        indices.append(c.astype(np.int32))
-    indptr = np.zeros(rows + 1, np.int64)
-    np.cumsum(np.concatenate(counts), out=indptr[1:])
-    x = sp.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(indices), indptr),
-                      shape=(rows, cols))
-    w = rng.standard_normal(cols).astype(np.float32)
-    score = x @ w
-    y = (score > np.median(score)).astype(np.float32)
-    return x, y
+    indptr, indices = multi_hot_rows(rows, cols, nnz, seed)
+    x = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(rows, cols))
+    return x, text_labels(indptr, indices, cols, 2, seed + 1)
 
 
 def peak_mib() -> float:
