@@ -29,6 +29,37 @@ def test_show_config_reports_path_threads_and_compiler(capsys):
     assert _C.compiler in text
     assert "-O3" in text or "/O2" in text  # gcc / clang, or MSVC
     assert "-march=native" not in text
+    assert f"KC {_C.gemm_blocking()['kc']}" in text and "L2" in text
+
+
+def _sysfs_cache(level: int) -> int:
+    """Bytes of CPU 0's level-`level` data or unified cache, as Linux reports it (0: not told)."""
+    from pathlib import Path
+
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if int((index / "level").read_text()) == level and \
+                    (index / "type").read_text().strip() != "Instruction":
+                size = (index / "size").read_text().strip()
+                return int(size[:-1]) << {"K": 10, "M": 20}[size[-1]]
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0
+
+
+def test_cache_sizes_agree_with_the_os_and_set_the_blocking():
+    c = _C.cache_sizes()
+    assert c["source"] in ("cpuid", "sysfs", "assumed")
+    assert 4 << 10 <= c["l1d"] <= c["l2"] <= 64 << 20
+    for level, key in ((1, "l1d"), (2, "l2")):
+        if _sysfs_cache(level):
+            assert c[key] == _sysfs_cache(level), key
+    b = _C.gemm_blocking()
+    # an MC x KC block of A is a quarter of L2, in whole tiles, within [48, 480] rows
+    want = c["l2"] // 4 // (b["kc"] * 4) // b["mr"] * b["mr"]
+    assert b["mc"] == min(480, max(48, want))
+    assert b["mc"] % b["mr"] == 0 and b["nc"] % b["nr"] == 0
+    assert b["small_m_max"] <= b["small_m_max_l2"]
 
 
 def test_fastnn_arch_caps_the_kernel_path():

@@ -257,12 +257,13 @@ def test_private_binding_rejects_bad_arrays_instead_of_crashing():
 @pytest.mark.parametrize("k", [1, 13, 384, 785])
 @pytest.mark.parametrize("n", [1, 15, 64, 100, 513])
 def test_a_few_rows_get_the_bits_they_get_in_a_batch(rng, k, n):
-    # Up to 16 rows take the small-M path (B read in place), a batch the packed one: per element
-    # the same operations, so a prediction on one sample equals its row in a batch.
+    # A few rows take the small-M path (B read in place; up to 64 rows while B's share of each
+    # thread fits in L2), a batch the packed one: per element the same operations, so a
+    # prediction on one sample equals its row in a batch.
     a = random(rng, (200, k))
     b = random(rng, (k, n))
     batch = ops.matmul(a, b)
-    for m in (1, 2, 3, 5, 16):
+    for m in (1, 2, 3, 5, 16, 17, 32, 39, 64, 65):
         np.testing.assert_array_equal(ops.matmul(a[:m], b), batch[:m])
     c = random(rng, (3, n))
     out = c.copy()
@@ -282,6 +283,6 @@ def test_one_row_dense_layer_and_predict_match_the_batch(rng, restore_threads):
     for threads in (1, 2):
         fastnn.set_num_threads(threads)
         batch = model.predict(x, verbose=0)
-        for m in (1, 7, 16):
+        for m in (1, 7, 16, 32, 64):
             np.testing.assert_array_equal(model.predict(x[:m], verbose=0), batch[:m])
             np.testing.assert_array_equal(np.asarray(model(x[:m], training=False)), batch[:m])

@@ -60,6 +60,18 @@ def get_num_threads() -> int:
     return int(_C.get_num_threads())
 
 
+def _blocking() -> str:
+    b = _C.gemm_blocking()
+    return (f"tile {b['mr']}x{b['nr']}, MC {b['mc']}, KC {b['kc']}, NC {b['nc']}; "
+            f"small-M up to {b['small_m_max']} rows ({b['small_m_max_l2']} from L2)")
+
+
+def _caches() -> str:
+    c = _C.cache_sizes()
+    return (f"L1d {c['l1d'] >> 10} KiB, L2 {c['l2'] >> 10} KiB per core, L3 "
+            f"{c['l3'] >> 20} MiB (from {c['source']})")
+
+
 def show_config() -> None:
     """Print the kernel path chosen for this CPU, the thread count, compiler and flags."""
     simd = _C.simd_flags or "(none: no SIMD path on this architecture)"
@@ -68,6 +80,8 @@ def show_config() -> None:
         f"  kernel path      : {_C.arch()} (FASTNN_ARCH={_arch_env}; CPU has "
         f"AVX2+FMA: {_C.cpu_supports_avx2_fma()}, AVX-512: {_C.cpu_supports_avx512()})",
         f"  gemm micro-kernel: {_C.gemm_kernel()}",
+        f"  gemm blocking    : {_blocking()}",
+        f"  caches           : {_caches()}",
         f"  threads          : {_C.get_num_threads()} (CPUs available: {_C.available_cpus()})",
         f"  compiler         : {_C.compiler}",
         f"  baseline flags   : {_C.base_flags}",

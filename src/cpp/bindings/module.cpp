@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 
+#include "../kernels/cache.h"
 #include "../kernels/cpu.h"
 #include "../kernels/gemm.h"
 #include "../kernels/memory.h"
@@ -48,6 +49,19 @@ PYBIND11_MODULE(_C, m) {
     m.def("cpu_supports_avx2_fma", &cpu_supports_avx2_fma);
     m.def("cpu_supports_avx512", &cpu_supports_avx512);
     m.def("gemm_kernel", [] { return std::string(sgemm_kernel_name()); });
+    m.def("gemm_blocking", [] {
+        const GemmBlocking b = sgemm_blocking();
+        py::dict d;
+        d["mr"] = b.mr, d["nr"] = b.nr, d["mc"] = b.mc, d["kc"] = b.kc, d["nc"] = b.nc;
+        d["small_m_max"] = b.small_m_max, d["small_m_max_l2"] = b.small_m_max_l2;
+        return d;
+    }, "The GEMM's tile and block sizes, chosen at import for this CPU.");
+    m.def("cache_sizes", [] {
+        const CacheSizes& c = cache_sizes();
+        py::dict d;
+        d["l1d"] = c.l1d, d["l2"] = c.l2, d["l3"] = c.l3, d["source"] = std::string(c.source);
+        return d;
+    }, "Bytes of one core's L1 data cache and L2 and of the L3, and where they were read.");
     m.def("get_num_threads", &get_num_threads);
     m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<fastnn_bindings::ReleaseGil>(),
           "Starts a pool of n threads (1 <= n <= max_threads) and returns how many it got.");

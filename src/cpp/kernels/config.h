@@ -11,11 +11,15 @@ constexpr int64_t GEMM_MR = 6;
 constexpr int64_t GEMM_NR = 16;
 constexpr int64_t GEMM_NR_AVX512 = 32;
 constexpr int64_t GEMM_NR_MAX = 32;
-// Cache blocks (BLIS zen3 float32): a KC x NR panel of B is 16 KiB (half of L1), an MC x KC block
-// of A 144 KiB (L2), a KC x NC block of B lives in L3. For the 32-wide AVX-512 tile a longer
+// Cache blocks: a KC x NR panel of B is 16 KiB with AVX2 (half of L1, as BLIS zen3), an MC x KC
+// block of A stays in L2, a KC x NC block of B lives in L3. For the 32-wide AVX-512 tile a longer
 // panel (<= 48 KiB, streamed from L2) measured faster than one that fits L1: C is updated half as
 // often (Zen 4, 1 MiB L2).
-constexpr int64_t GEMM_MC = 144;
+// MC is a quarter of L2 in rows of KC floats (gemm.cpp), within these bounds: Zen 4 (1 MiB L2,
+// KC 384) gets 168, Zen 3 (512 KiB, KC 256) 126, a 2 MiB-L2 Xeon 336. On Zen 4, MC = 144 and 336
+// measured within 3 % of each other on 512^3 to 2048^3: the K block matters more than MC there.
+constexpr int64_t GEMM_MC_MIN = 48;
+constexpr int64_t GEMM_MC_MAX = 480;
 constexpr int64_t GEMM_KC = 256;
 constexpr int64_t GEMM_KC_AVX512 = 384;
 constexpr int64_t GEMM_KC_MAX = 384;
@@ -31,6 +35,10 @@ constexpr int64_t GEMM_SMALL_N_MIN_K = 32;
 // micro-kernel is plain C++).
 constexpr int64_t GEMM_SMALL_M_MAX = 16;
 constexpr int64_t GEMM_SMALL_M_MAX_AVX2 = 8;
+// With AVX-512 the small-M kernel stays faster up to 64 rows while each thread's columns of B
+// fit in half of its L2 (they are then read from L2 once per 4 rows): on (m x 784).(784 x 512),
+// Zen 4, 2 threads, 122 against 162 us at 32 rows, 245 against 278 at 64, equal at 96.
+constexpr int64_t GEMM_SMALL_M_MAX_L2 = 64;
 // The small-M kernel splits the columns over the pool when B is at least this many bytes (reading
 // B is its cost, and one core reads a large B slower than two).
 constexpr int64_t GEMM_SMALL_M_PARALLEL_BYTES = 256 * 1024;

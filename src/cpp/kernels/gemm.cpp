@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "cache.h"
 #include "cancel.h"
 #include "config.h"
 #include "cpu.h"
@@ -14,7 +15,7 @@ namespace fastnn {
 
 namespace {
 
-constexpr int64_t MR = GEMM_MR, MC = GEMM_MC, NC = GEMM_NC;
+constexpr int64_t MR = GEMM_MR, NC = GEMM_NC;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -61,19 +62,29 @@ thread_local Workspace workspace;
 GemmUkernel choose_ukernel() {
 #ifdef FASTNN_HAVE_AVX512
     if (active_arch() == Arch::avx512)
-        return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512,
-                sgemm_small_m_avx512, GEMM_SMALL_M_MAX};
+        return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512, 0,
+                sgemm_small_m_avx512, GEMM_SMALL_M_MAX, GEMM_SMALL_M_MAX_L2};
 #endif
 #ifdef FASTNN_HAVE_AVX2
     if (active_arch() == Arch::avx2)
-        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_avx2,
-                GEMM_SMALL_M_MAX_AVX2};
+        return {"sgemm_avx2_6x16", sgemm_avx2_6x16, GEMM_NR, GEMM_KC, 0, sgemm_small_m_avx2,
+                GEMM_SMALL_M_MAX_AVX2, GEMM_SMALL_M_MAX_AVX2};
 #endif
-    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC, sgemm_small_m_ref,
-            GEMM_SMALL_M_MAX};
+    return {"sgemm_ref_6x16", sgemm_ref_6x16, GEMM_NR, GEMM_KC, 0, sgemm_small_m_ref,
+            GEMM_SMALL_M_MAX, GEMM_SMALL_M_MAX};
 }
 
-const GemmUkernel uk = choose_ukernel();
+// The instruction set fixes the tile and K block; the caches fix the rest: an MC x KC block of
+// A takes a quarter of L2, leaving room for the B panels streaming through and the C tiles.
+GemmUkernel with_blocking(GemmUkernel k) {
+    const int64_t rows = cache_sizes().l2 / 4 / (k.kc * static_cast<int64_t>(sizeof(float)));
+    const int64_t mc = rows / MR * MR;
+    k.mc = mc < GEMM_MC_MIN ? GEMM_MC_MIN : mc > GEMM_MC_MAX ? GEMM_MC_MAX : mc;
+    return k;
+}
+
+const GemmUkernel uk = with_blocking(choose_ukernel());
+const int64_t MC = uk.mc;
 
 #ifdef FASTNN_HAVE_AVX2
 // The small-N kernel reads rows of A in place, so A must be unit-stride along K.
@@ -213,6 +224,10 @@ void scale_rows(float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
 
 const char* sgemm_kernel_name() { return uk.name; }
 
+GemmBlocking sgemm_blocking() {
+    return {GEMM_MR, uk.nr, MC, uk.kc, NC, uk.small_m_max, uk.small_m_max_l2};
+}
+
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
            const float* B, int64_t rsb, int64_t csb,
@@ -246,7 +261,11 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
         return;
     }
 #endif
-    if (M <= uk.small_m_max && csb == 1) {
+    // Up to small_m_max rows, packing B never pays; up to small_m_max_l2 it does not either
+    // while each thread's columns of B stay in its L2 across the groups of rows.
+    const double b_share = 4.0 * static_cast<double>(K) * static_cast<double>(N) / threads;
+    if (csb == 1 && (M <= uk.small_m_max ||
+                     (M <= uk.small_m_max_l2 && b_share <= 0.5 * cache_sizes().l2))) {
         small_m(op, threads);
         return;
     }

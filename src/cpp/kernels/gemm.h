@@ -32,4 +32,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
 // Name of the micro-kernel in use, e.g. "sgemm_avx2_6x16".
 const char* sgemm_kernel_name();
 
+// The block sizes in use (chosen at import from the instruction set and the caches).
+struct GemmBlocking {
+    int64_t mr, nr, mc, kc, nc, small_m_max, small_m_max_l2;
+};
+GemmBlocking sgemm_blocking();
+
 }  // namespace fastnn

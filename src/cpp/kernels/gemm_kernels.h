@@ -19,15 +19,18 @@ using sgemm_small_m_fn = void (*)(int64_t m, int64_t n, int64_t k, int64_t kb, c
                                   int64_t rsa, int64_t csa, const float* b, int64_t rsb,
                                   float* c, int64_t ldc, float alpha, float beta);
 
-// A micro-kernel with its tile width, the K block that keeps its B panel in half of L1, the
-// small-M kernel of the same instruction set and the most rows it is faster for.
+// A micro-kernel with its tile width, its K block and the M block chosen for this CPU's L2; the
+// small-M kernel of the same instruction set, the most rows it is always faster for, and the
+// most it is faster for while B stays in L2.
 struct GemmUkernel {
     const char* name;
     sgemm_ukernel_fn fn;
     int64_t nr;
     int64_t kc;
+    int64_t mc;
     sgemm_small_m_fn small_m;
     int64_t small_m_max;
+    int64_t small_m_max_l2;
 };
 
 void sgemm_ref_6x16(int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,

@@ -69,7 +69,7 @@ public:
         int started = 1;
         for (; started < n_threads; ++started) {
             try {
-                std::thread([pool] { pool->worker_loop(); }).detach();
+                std::thread([pool, started] { pool->worker_loop(started); }).detach();
             } catch (const std::system_error&) {
                 break;
             }
@@ -92,6 +92,7 @@ public:
         n_tasks_ = n_tasks;
         cancel_ = cancel_flag();
         next_task_.store(0, std::memory_order_relaxed);
+        for (int64_t w = 0; w < claim_words(); ++w) claimed_[w].store(0, std::memory_order_relaxed);
         const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
         job_.store(gen << GEN_SHIFT, std::memory_order_release);
         {
@@ -99,7 +100,7 @@ public:
             generation_.store(gen, std::memory_order_release);
         }
         wake_cv_.notify_all();
-        work();
+        work(0);
         job_.fetch_or(CLOSED, std::memory_order_acq_rel);
         auto workers_done = [&] { return (job_.load(std::memory_order_acquire) & JOINED) == 0; };
         while (!spin_wait(workers_done)) std::this_thread::yield();
@@ -118,14 +119,41 @@ public:
 private:
     Pool() = default;
 
-    // Tasks stop being started once the job's caller is cancelled (cancel.h).
-    void work() {
+    int64_t claim_words() const { return n_tasks_ <= OWNED_MAX ? (n_tasks_ + 63) / 64 : 0; }
+
+    // Claims task t for the calling thread; false if another thread has it.
+    bool claim(int64_t t) {
+        const uint64_t bit = uint64_t{1} << (t % 64);
+        return !(claimed_[t / 64].fetch_or(bit, std::memory_order_relaxed) & bit);
+    }
+
+    // The tasks of thread `self` (0 is the caller): in a job of up to OWNED_MAX tasks each
+    // thread owns a contiguous block, so that a thread meets the same data in its own cache
+    // from one call to the next (half of a layer's weights, say). It runs its own block
+    // forwards, then takes what is left of the others' blocks from their ends: a thread that
+    // is late (descheduled, or its core taken by another library's spinning threads) holds
+    // back the job by at most the task it is in. Tasks stop being started once the job's
+    // caller is cancelled (cancel.h).
+    void work(int self) {
         in_pool_task = true;
         CancelScope scope(cancel_);
-        for (;;) {
-            int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
-            if (t >= n_tasks_ || cancelled()) break;
-            (*fn_)(t);
+        const int64_t n = n_tasks_;
+        if (n > OWNED_MAX) {
+            for (;;) {
+                int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
+                if (t >= n || cancelled()) break;
+                (*fn_)(t);
+            }
+        } else {
+            const int threads = n_threads_;
+            auto first = [&](int i) { return n * i / threads; };
+            for (int64_t t = first(self); t < first(self + 1) && !cancelled(); ++t)
+                if (claim(t)) (*fn_)(t);
+            for (int k = 1; k < threads; ++k) {
+                const int other = (self + k) % threads;
+                for (int64_t t = first(other + 1) - 1; t >= first(other) && !cancelled(); --t)
+                    if (claim(t)) (*fn_)(t);
+            }
         }
         in_pool_task = false;
     }
@@ -140,7 +168,7 @@ private:
         return false;
     }
 
-    void worker_loop() {
+    void worker_loop(int self) {
         // Generation 0 is "no job yet": a job posted before this thread got here is still seen.
         uint64_t seen = 0;
         for (;;) {
@@ -155,7 +183,7 @@ private:
                 if (stopping_) return;
             }
             if (try_join(seen)) {
-                work();
+                work(self);
                 job_.fetch_sub(1, std::memory_order_release);
             }
         }
@@ -170,7 +198,9 @@ private:
     const std::function<void(int64_t)>* fn_ = nullptr;
     int64_t n_tasks_ = 0;
     const std::atomic<bool>* cancel_ = nullptr;
-    std::atomic<int64_t> next_task_{0};
+    std::atomic<int64_t> next_task_{0};  // jobs of more than OWNED_MAX tasks
+    static constexpr int64_t OWNED_MAX = 1024;
+    std::atomic<uint64_t> claimed_[OWNED_MAX / 64] = {};
     // The current job: its generation (high bits), CLOSED once the caller has finished its
     // tasks, and how many workers joined it (low bits).
     static constexpr int GEN_SHIFT = 33;

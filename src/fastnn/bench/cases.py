@@ -41,7 +41,7 @@ from fastnn import _C, ops
 from ._env import cpu_name
 from .numpy_mlp import NumpyMLP
 from .synthetic import densify, multi_hot_rows, text_labels
-from .train import gemm_flops_per_sample, load_data
+from .train import import_torch, gemm_flops_per_sample, load_data
 
 
 @dataclass
@@ -317,12 +317,14 @@ def _per_call(fn: Callable[[], Any], min_seconds: float) -> float:
 
 def alternate(fns: Dict[str, Callable[[], Any]], samples: int,
               min_seconds: float) -> Dict[str, float]:
-    """Median seconds per call of each function, sampled in turn (a loop of calls each)."""
-    for fn in fns.values():
-        fn()
+    """Median seconds per call of each function, sampled in turn (a loop of calls each). Each
+    sample starts after a pause that lets the previous library's threads stop spinning: this
+    measures each library on its own (``mixed_with_numpy`` measures them interleaved)."""
     out: Dict[str, List[float]] = {k: [] for k in fns}
     for _ in range(samples):
         for k, fn in fns.items():
+            time.sleep(0.2)
+            fn()
             out[k].append(_per_call(fn, min_seconds))
     return {k: statistics.median(v) for k, v in out.items()}
 
@@ -417,8 +419,9 @@ def mixed_with_numpy(samples: int, quick: bool) -> List[List[str]]:
         a, b, opa, opb = _gemm_operands(m, k, n, ta, tb, rng)
         cf, cn = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
         calls = max(10, int(4e8 / (2 * m * n * k)))
-        fns = {"fastnn": lambda: ops.matmul(a, b, trans_a=ta, trans_b=tb, out=cf),  # noqa: B023
-               "numpy": lambda: np.matmul(opa, opb, out=cn)}  # noqa: B023
+        fns: Dict[str, Callable[[], Any]] = {
+            "fastnn": lambda: ops.matmul(a, b, trans_a=ta, trans_b=tb, out=cf),  # noqa: B023
+            "numpy": lambda: np.matmul(opa, opb, out=cn)}  # noqa: B023
         apart: Dict[str, List[float]] = {"fastnn": [], "numpy": []}
         mixed: Dict[str, List[float]] = {"fastnn": [], "numpy": []}
         for _ in range(samples):
@@ -506,12 +509,7 @@ def plot(path: str, cases: Sequence[Case]) -> None:
 
 def main(args: argparse.Namespace) -> None:
     fastnn.set_num_threads(args.threads)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
-            pass
+    torch = import_torch(args.no_torch)
     if torch is not None:
         torch.set_num_threads(args.threads)
     peak = describe_machine(args.threads, torch)

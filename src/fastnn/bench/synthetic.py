@@ -54,6 +54,8 @@ def text_labels(indptr: np.ndarray, indices: np.ndarray, cols: int, classes: int
     rng = np.random.default_rng(seed)
     if classes == 2:
         score = row_scores(indptr, indices, rng.standard_normal((cols, 1)).astype(np.float32))[:, 0]
-        return (score > np.median(score)).astype(np.float32)
+        binary: np.ndarray = (score > np.median(score)).astype(np.float32)
+        return binary
     w = rng.standard_normal((cols, classes)).astype(np.float32)
-    return row_scores(indptr, indices, w).argmax(axis=1).astype(np.int64)
+    classes_of: np.ndarray = row_scores(indptr, indices, w).argmax(axis=1).astype(np.int64)
+    return classes_of

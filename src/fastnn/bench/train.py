@@ -192,7 +192,7 @@ class TorchContender(Contender):
         return float(np.mean(out.argmax(axis=1) == y))
 
 
-def _import_torch(skip: bool) -> Any:
+def import_torch(skip: bool) -> Any:
     if skip:
         return None
     try:
@@ -272,7 +272,7 @@ def main(args: argparse.Namespace) -> None:
     if args.train_size:
         data = (data[0][:args.train_size], data[1][:args.train_size], data[2], data[3])
     sizes = [data[0].shape[1], args.hidden, 10]
-    torch = _import_torch(args.no_torch)
+    torch = import_torch(args.no_torch)
     # Peak: one core's measured FMA throughput times the threads (FMA units are per core; a
     # measurement across threads would count a preempted thread on this shared machine as slow).
     fastnn.set_num_threads(1)

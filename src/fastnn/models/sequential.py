@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 
 from ..layers import InputLayer, serialize as serialize_layer
 from ..layers.base import Layer, structure_changed
