@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../kernels/cache.h"
+#include "../kernels/config.h"
 #include "../kernels/cpu.h"
 #include "../kernels/gemm.h"
 #include "../kernels/memory.h"
@@ -56,6 +57,8 @@ PYBIND11_MODULE(_C, m) {
         d["small_m_max"] = b.small_m_max, d["small_m_max_l2"] = b.small_m_max_l2;
         return d;
     }, "The GEMM's tile and block sizes, chosen at import for this CPU.");
+    m.attr("dense_as_sparse_min_width") = DENSE_AS_SPARSE_MIN_WIDTH;
+    m.attr("dense_as_sparse_max_density") = DENSE_AS_SPARSE_MAX_DENSITY;
     m.def("cache_sizes", [] {
         const CacheSizes& c = cache_sizes();
         py::dict d;

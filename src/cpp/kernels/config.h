@@ -45,6 +45,13 @@ constexpr int64_t GEMM_SMALL_M_PARALLEL_BYTES = 256 * 1024;
 // Below this many flops (2*M*N*K) a GEMM runs on one thread: a fork/join costs a few microseconds.
 constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
 
+// A batch of a dense input at least this wide, of which at most this share is non-zero (in every
+// block of COMPACT_ROWS rows), runs through its first layer as sparse rows. Measured on
+// 10000-wide 0/1 inputs, batch 512, Zen 4, from CSR against dense: 19x faster at 1 % non-zero,
+// 2x at 10 % (16 and 64 units); dense wins beyond about 20 % with 64 units.
+constexpr int64_t DENSE_AS_SPARSE_MIN_WIDTH = 1024;
+constexpr double DENSE_AS_SPARSE_MAX_DENSITY = 0.10;
+
 // A dense layer this narrow (the 10-class output) has its weight gradient computed transposed,
 // out x in, with the wide side along the vector lanes instead of most lanes of each tile idle.
 constexpr int64_t DENSE_NARROW_OUT = 12;

@@ -1,6 +1,7 @@
 // Sparse x dense products: the split into tasks, and the choice of inner loops for the CPU.
 #include "spmm.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "cpu.h"
@@ -38,6 +39,95 @@ int64_t csr_nnz(const CsrRows& x, int64_t B) {
         nnz += x.indptr[r + 1] - x.indptr[r];
     }
     return nnz;
+}
+
+namespace {
+
+// Appends the non-zeros of row x[0..D) at idx / val, at most `room` of them; returns how many,
+// or -1 when there were more. Eight values at a time are tested as four 64-bit words first:
+// multi-hot text is nearly all zeros.
+int64_t compact_row(const float* x, int64_t D, int32_t* idx, float* val, int64_t room) {
+    int64_t n = 0;
+    int64_t k = 0;
+    auto take = [&](int64_t j) {
+        uint32_t bits;
+        std::memcpy(&bits, x + j, sizeof(bits));
+        if (bits == 0) return true;
+        if (n == room) return false;
+        idx[n] = static_cast<int32_t>(j);
+        val[n++] = x[j];
+        return true;
+    };
+    for (; k + 8 <= D; k += 8) {
+        uint64_t w[4];
+        std::memcpy(w, x + k, sizeof(w));
+        if ((w[0] | w[1] | w[2] | w[3]) == 0) continue;
+        for (int64_t j = k; j < k + 8; ++j)
+            if (!take(j)) return -1;
+    }
+    for (; k < D; ++k)
+        if (!take(k)) return -1;
+    return n;
+}
+
+}  // namespace
+
+bool compact_rows(CompactRows& c, const float* x, int64_t ld, const int64_t* rows, int64_t B,
+                  int64_t D, double max_density, CsrRows* out) {
+    const int64_t tasks = (B + COMPACT_ROWS - 1) / COMPACT_ROWS;
+    const int64_t room = static_cast<int64_t>(max_density * static_cast<double>(COMPACT_ROWS * D));
+    const size_t cap = static_cast<size_t>(tasks * room);
+    if (c.indices.size() < cap) {
+        c.indices.resize(cap);
+        c.data.resize(cap);
+    }
+    c.indptr.resize(static_cast<size_t>(B + 1));
+    c.counts.resize(static_cast<size_t>(tasks));
+    std::atomic<bool> too_dense{false};
+    // Each task fills its own segment of `room` entries, row offsets relative to it.
+    auto task = [&](int64_t t) {
+        int32_t* idx = c.indices.data() + t * room;
+        float* val = c.data.data() + t * room;
+        int64_t used = 0;
+        const int64_t i1 = (t + 1) * COMPACT_ROWS < B ? (t + 1) * COMPACT_ROWS : B;
+        for (int64_t i = t * COMPACT_ROWS; i < i1; ++i) {
+            if (too_dense.load(std::memory_order_relaxed)) return;
+            c.indptr[static_cast<size_t>(i)] = used;
+            const int64_t n = compact_row(x + rows[i] * ld, D, idx + used, val + used, room - used);
+            if (n < 0) {
+                too_dense.store(true, std::memory_order_relaxed);
+                return;
+            }
+            used += n;
+        }
+        c.counts[static_cast<size_t>(t)] = used;
+    };
+    // About as much reading as gathering the rows: the pool's usual threshold for that.
+    if (B * D < (int64_t{1} << 16)) {
+        for (int64_t t = 0; t < tasks; ++t) task(t);
+    } else {
+        parallel_for(tasks, task);
+    }
+    if (too_dense.load()) return false;
+    // Close the gaps between the segments (a few hundred kilobytes for a batch of reviews).
+    int64_t total = 0;
+    for (int64_t t = 0; t < tasks; ++t) {
+        const int64_t n = c.counts[static_cast<size_t>(t)];
+        if (total != t * room) {
+            std::memmove(c.indices.data() + total, c.indices.data() + t * room, static_cast<size_t>(n) * sizeof(int32_t));
+            std::memmove(c.data.data() + total, c.data.data() + t * room, static_cast<size_t>(n) * sizeof(float));
+        }
+        const int64_t i1 = (t + 1) * COMPACT_ROWS < B ? (t + 1) * COMPACT_ROWS : B;
+        for (int64_t i = t * COMPACT_ROWS; i < i1; ++i) c.indptr[static_cast<size_t>(i)] += total;
+        total += n;
+    }
+    c.indptr[static_cast<size_t>(B)] = total;
+    out->indptr = c.indptr.data();
+    out->indices = c.indices.data();
+    out->data = c.data.data();
+    out->rows = nullptr;
+    out->row0 = 0;
+    return true;
 }
 
 void spmm(float* y, const CsrRows& x, int64_t B, const float* w, int64_t U, const float* bias) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace fastnn {
 
@@ -31,6 +32,22 @@ void spmm_t(float* dw, const CsrRows& x, int64_t B, const float* dz, int64_t D, 
 
 // The number of non-zeros in X's B rows.
 int64_t csr_nnz(const CsrRows& x, int64_t B);
+
+// Rows of a dense matrix made sparse: the buffers, kept and reused from one batch to the next.
+struct CompactRows {
+    std::vector<int64_t> indptr;
+    std::vector<int32_t> indices;
+    std::vector<float> data;
+    std::vector<int64_t> counts;  // per task
+};
+
+// Rows rows[0..B) of the dense x (row stride ld, D columns) as CSR in c, when at most
+// max_density of every block of COMPACT_ROWS rows is non-zero (any value other than +0.0 counts,
+// so NaN, infinities and -0.0 are kept as they are); false otherwise, with c's contents
+// meaningless. The result depends on the data only, never on the thread count.
+bool compact_rows(CompactRows& c, const float* x, int64_t ld, const int64_t* rows, int64_t B,
+                  int64_t D, double max_density, CsrRows* out);
+constexpr int64_t COMPACT_ROWS = 16;
 
 // Columns the inner loops hold in registers at once: one AVX-512 register, two AVX ones.
 constexpr int64_t SPMM_COLS = 16;

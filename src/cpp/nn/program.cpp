@@ -173,6 +173,9 @@ void Program::analyse() {
         producer_[static_cast<size_t>(s.out)] = static_cast<int>(si);
     }
     input_values_ = inputs;
+    compact_ok_.assign(inputs.size(), 0);
+    for (size_t i = 0; i < inputs.size(); ++i)
+        compact_ok_[i] = width(inputs[i]) >= DENSE_AS_SPARSE_MIN_WIDTH && sparse_input_ok(static_cast<int>(i));
     for (const ProgramOutput& o : outputs_) {
         if (o.z < 0 || o.z >= V || producer_[static_cast<size_t>(o.z)] == -1) bad("an output reads no value");
         if (o.act >= Activation::count || o.loss >= LossKind::count || o.metric >= MetricKind::count)
@@ -253,6 +256,7 @@ void Program::init(ProgramWorkspace& ws) const {
     ws.left_.assign(static_cast<size_t>(V), 0);
     ws.param_written_.assign(static_cast<size_t>(n_param_sets_), 0);
     ws.sparse_.assign(input_values_.size(), 0);
+    ws.compact_.resize(input_values_.size());
     int64_t chunks = 0;
     for (const ProgramRegularizer& r : regularizers_) chunks += (r.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
     ws.partials_.assign(static_cast<size_t>(chunks), 0.0);
@@ -366,6 +370,15 @@ void Program::gather(ProgramWorkspace& ws, const ProgramData& d, const int64_t* 
             // Read in place through the batch's row indices: a sparse batch is never copied.
             CsrRows x = d.csr[i];
             x.rows = rows;
+            ws.val_[v] = {nullptr, 0, x};
+            continue;
+        }
+        // A wide input that is mostly zeros (the book's multi-hot reviews) runs as sparse rows:
+        // reading the batch once to compact it costs what copying it would, and the layer
+        // then multiplies only the non-zeros, forward and backward.
+        CsrRows x;
+        if (compact_ok_[i] && compact_rows(ws.compact_[i], d.x[i], d.ldx[i], rows, B, w,
+                                           DENSE_AS_SPARSE_MAX_DENSITY, &x)) {
             ws.val_[v] = {nullptr, 0, x};
             continue;
         }

@@ -108,6 +108,7 @@ private:
     std::vector<char> written_, act_done_, param_written_;
     std::vector<int> left_;
     std::vector<char> sparse_;  // per input: the current data's is sparse (it gets no buffer)
+    std::vector<CompactRows> compact_;  // per input: a dense batch's rows made sparse
 };
 
 // Every method is const: a program is its graph, fixed at construction; what a run writes is in
@@ -190,6 +191,7 @@ private:
 
     // From the graph (analyse()):
     std::vector<int> input_values_;     // the value of each model input
+    std::vector<char> compact_ok_;      // per input: a dense batch may run as sparse rows
     std::vector<int> producer_;         // the step that writes each value
     std::vector<char> wants_grad_;      // a value whose gradient reaches a trainable weight
     std::vector<char> runs_backward_;   // per step
