@@ -15,14 +15,18 @@ from fastnn.bench.numpy_mlp import NumpyMLP
 from fastnn.bench.train import gemm_flops_per_sample
 
 
-def test_numpy_reference_takes_the_same_steps_as_fastnn():
+@pytest.mark.parametrize("loss, out, act", [("sparse_categorical_crossentropy", 5, "softmax"),
+                                            ("binary_crossentropy", 1, "sigmoid"),
+                                            ("mse", 1, None)])
+def test_numpy_reference_takes_the_same_steps_as_fastnn(loss, out, act):
     rng = np.random.default_rng(0)
     x = rng.random((300, 20), dtype=np.float32)
-    y = rng.integers(0, 5, 300)
-    ref = NumpyMLP([20, 16, 5], seed=3)
+    y = rng.integers(0, 5, 300) if out > 1 else \
+        rng.integers(0, 2, 300).astype(np.float32) if act else rng.standard_normal(300)
+    ref = NumpyMLP([20, 16, out], seed=3, loss=loss)
     model = models.Sequential([layers.Input((20,)), layers.Dense(16, activation="relu"),
-                               layers.Dense(5, activation="softmax")])
-    model.compile(optimizers.RMSprop(), "sparse_categorical_crossentropy")
+                               layers.Dense(out, activation=act)])
+    model.compile(optimizers.RMSprop(), loss)
     model.set_weights(ref.params)
     for start in range(0, 300, 64):
         rows = slice(start, start + 64)
@@ -31,7 +35,8 @@ def test_numpy_reference_takes_the_same_steps_as_fastnn():
         assert abs(history.history["loss"][0] - ref_loss) < 1e-5
     for a, b in zip(model.get_weights(), ref.params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert abs(ref.accuracy(x, y) - np.mean(model.predict(x).argmax(1) == y)) < 1e-9
+    if out > 1:
+        assert abs(ref.accuracy(x, y) - np.mean(model.predict(x).argmax(1) == y)) < 1e-9
 
 
 def test_flops_of_the_books_mlp():
@@ -82,3 +87,13 @@ def test_sparse_benchmark_runs():
     losses = [[float(v) for v in rows[k][3].split(",")] for k in ("dense", "csr")]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
     assert "plan: compiled" in out
+
+
+def test_cases_benchmark_runs():
+    out = run("fastnn.bench.cases", "--quick", "--threads", "1", "--no-torch", "--samples", "1",
+              "--only", "boston", "predict", "mixed")
+    assert out.startswith("CPU: ") and "peak:" in out and "caches" in out
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in out.splitlines()
+            if line.startswith("| ") and "---" not in line}
+    assert "Boston b16" in rows and "predict 1 row" in rows and "predict 32 rows" in rows
+    assert "(128x784).(784x512)" in rows and "1024^3" in rows

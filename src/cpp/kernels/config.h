@@ -36,12 +36,15 @@ constexpr int64_t GEMM_SMALL_N_MIN_K = 32;
 constexpr int64_t GEMM_SMALL_M_MAX = 16;
 constexpr int64_t GEMM_SMALL_M_MAX_AVX2 = 8;
 // With AVX-512 the small-M kernel stays faster up to 64 rows while each thread's columns of B
-// fit in half of its L2 (they are then read from L2 once per 4 rows): on (m x 784).(784 x 512),
-// Zen 4, 2 threads, 122 against 162 us at 32 rows, 245 against 278 at 64, equal at 96.
+// fit in its L2 (they are then read from L2 once per 4 rows): on (m x 784).(784 x 512), Zen 4,
+// 2 threads (784 KiB of B each, 1 MiB L2), 122 against 162 us at 32 rows, 245 against 278 at 64,
+// equal at 96.
 constexpr int64_t GEMM_SMALL_M_MAX_L2 = 64;
 // The small-M kernel splits the columns over the pool when B is at least this many bytes (reading
 // B is its cost, and one core reads a large B slower than two).
 constexpr int64_t GEMM_SMALL_M_PARALLEL_BYTES = 256 * 1024;
+// Column slabs per thread of a GEMM that reads A in place (no packing is repeated per slab).
+constexpr int64_t GEMM_SLABS_PER_THREAD = 4;
 // Below this many flops (2*M*N*K) a GEMM runs on one thread: a fork/join costs a few microseconds.
 constexpr double GEMM_PARALLEL_MIN_FLOPS = 1.0e6;
 

@@ -262,10 +262,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
     }
 #endif
     // Up to small_m_max rows, packing B never pays; up to small_m_max_l2 it does not either
-    // while each thread's columns of B stay in its L2 across the groups of rows.
+    // while each thread's columns of B fit in its L2 (to be read from there once per 4 rows).
     const double b_share = 4.0 * static_cast<double>(K) * static_cast<double>(N) / threads;
     if (csb == 1 && (M <= uk.small_m_max ||
-                     (M <= uk.small_m_max_l2 && b_share <= 0.5 * cache_sizes().l2))) {
+                     (M <= uk.small_m_max_l2 && b_share <= static_cast<double>(cache_sizes().l2)))) {
         small_m(op, threads);
         return;
     }
@@ -282,8 +282,12 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
     const bool a_packing_is_costly = pack_a_block(op, M) && op.csa == 1 && op.rsa != 1;
     const bool split_rows = a_packing_is_costly && op.csb == 1 && tiles >= 2 * threads;
     if (strips >= 2 * threads && !split_rows) {
-        parallel_for(threads, [&](int64_t t) {
-            const int64_t s0 = strips * t / threads, s1 = strips * (t + 1) / threads;
+        // Where A is read in place, slabs of columns share no packing, so each thread gets
+        // several: one whose core is taken (by another library's spinning threads, say) then
+        // holds the job back by a small slab, the others taking the rest.
+        const int64_t parts = min64(strips, threads * (pack_a_block(op, M) ? 1 : GEMM_SLABS_PER_THREAD));
+        parallel_for(parts, [&](int64_t t) {
+            const int64_t s0 = strips * t / parts, s1 = strips * (t + 1) / parts;
             sgemm_serial(op, 0, M, s0 * uk.nr, min64(N, s1 * uk.nr));
         });
     } else {

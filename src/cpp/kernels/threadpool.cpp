@@ -32,8 +32,11 @@ namespace {
 
 // Spinning this long before sleeping keeps back-to-back small kernels (a training step issues
 // several per batch) from paying a futex wake-up each, without holding a core that numpy or the
-// next process could use for long (OpenBLAS's workers, by default, spin for ~0.1 s).
+// next process could use for long (OpenBLAS's workers, by default, spin for ~0.1 s). After the
+// first YIELD_AFTER of it, each round also yields the core: a thread of another library (numpy's
+// BLAS, starting its work right after ours) that wants this core gets it at once.
 constexpr auto SPIN_TIME = std::chrono::microseconds(300);
+constexpr auto YIELD_AFTER = std::chrono::microseconds(20);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -49,10 +52,16 @@ inline void cpu_relax() {
 template <class Done>
 bool spin_wait(Done done) {
     const auto start = std::chrono::steady_clock::now();
+    bool polite = false;
     for (int i = 1;; ++i) {
         if (done()) return true;
-        cpu_relax();
-        if (i % 64 == 0 && std::chrono::steady_clock::now() - start > SPIN_TIME) return done();
+        if (polite) std::this_thread::yield();
+        else cpu_relax();
+        if (i % 64 == 0 || polite) {
+            const auto spent = std::chrono::steady_clock::now() - start;
+            if (spent > SPIN_TIME) return done();
+            polite = spent > YIELD_AFTER;
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-"""``python -m fastnn.bench``: the kernel, training, sparse-input and Ctrl-C benchmarks with short
-defaults. ``--threads N`` goes to each."""
+"""``python -m fastnn.bench``: the kernel, training, book-case, sparse-input and Ctrl-C benchmarks
+with short defaults. ``--threads N`` goes to each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def main(argv: list[str]) -> int:
     threads = ["--threads", argv[argv.index("--threads") + 1]] if "--threads" in argv else []
     runs = [["fastnn.bench.ops", "--quick", *threads],
             ["fastnn.bench.train", "--epochs", "1", "--train-size", "20000", *threads],
+            ["fastnn.bench.cases", "--quick", *threads],
             ["fastnn.bench.sparse", "--quick", *threads],
             ["fastnn.bench.interrupt", "--quick", *threads]]
     for module, *args in runs:

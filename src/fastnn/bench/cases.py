@@ -68,6 +68,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--only", nargs="+", default=None,
                    choices=["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed"],
                    help="run only these parts")
+    p.add_argument("--samples", type=int, default=None,
+                   help="timed samples per latency and GEMM figure (default 7, quick 3)")
     p.add_argument("--data", default=None, help="folder with Fashion-MNIST's IDX files")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
@@ -524,7 +526,7 @@ def main(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     peak = describe_machine(args.threads, torch)
     epochs = 1 if args.quick else args.epochs
-    samples = 3 if args.quick else 7
+    samples = args.samples or (3 if args.quick else 7)
     parts = set(args.only or ["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed"])
     cases = make_cases(args)
     mnist_model = None

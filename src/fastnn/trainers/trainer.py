@@ -808,18 +808,20 @@ class Trainer:
         the general path comes down to these few, so that a call on one row costs little more
         than its arithmetic. None when the general path must run."""
         plan = self._plan
-        if plan is None or plan.one_array is None or x.dtype != np.float32 or \
-                not x.flags.c_contiguous or x.shape[1:] != plan.one_array[0] or not len(x):
+        lock = self.__dict__.get("_plan_lock")
+        if plan is None or plan.one_array is None or lock is None or \
+                x.dtype != np.float32 or not x.flags.c_contiguous or \
+                x.shape[1:] != plan.one_array[0] or not len(x) or \
+                plan.reasons["fit"] is not None:  # op-by-op updates: the general path's lock
             return None
-        with self._lock("_plan_lock", lambda: Lock(reentrant=True)):
+        with lock:
             if plan is not self._plan or plan.key != self._plan_key():
                 return None
             if plan.weights is not None:
                 plan.weights.claim()
         n = len(x)
         out = np.empty((n,) + plan.one_array[1], np.float32)
-        with self._reading(plan, "predict"):
-            plan.program.predict(plan.workspace(), [x.reshape(n, -1)], [out.reshape(n, -1)])
+        plan.program.predict(plan.workspace(), [x.reshape(n, -1)], [out.reshape(n, -1)])
         return self._pack_outputs([out])
 
     def predict_on_batch(self, x: Any) -> Any:
