@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 # ops first: it imports autograd (built on the ops) at its end.
 from . import ops  # isort: skip
 from . import autograd
-from ._config import MAX_THREADS, get_num_threads, set_num_threads, show_config
+from ._config import (MAX_THREADS, get_num_threads, set_num_threads, share_blas_threads,
+                      show_config)
 from .autograd import GradientTape, Tensor, Variable
 
 # The Keras-style modules load on first use (``fastnn.losses``, ``fastnn.models``, ...), so
@@ -19,7 +20,7 @@ _SUBMODULES = ["activations", "callbacks", "datasets", "initializers", "layers",
                "metrics", "models", "optimizers", "regularizers", "testing", "utils"]
 
 __all__ = ["ops", "autograd", *_SUBMODULES, "show_config", "set_num_threads", "get_num_threads",
-           "MAX_THREADS",
+           "share_blas_threads", "MAX_THREADS",
            "GradientTape", "Tensor", "Variable", "__version__"]
 
 

@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 import warnings
+from typing import List
 
 from . import _C
 
@@ -33,6 +34,39 @@ if _threads_env is not None:
         )
 
 
+def share_blas_threads(enable: bool = True) -> List[str]:
+    """Run the threaded kernels of numpy's BLAS on threads that sleep when idle (the default).
+
+    numpy's OpenBLAS keeps its worker threads spinning for about 0.1 s after every call, on the
+    cores that fastnn (or any other threaded code) runs on next: a fastnn GEMM right after a
+    numpy one got half its speed. OpenBLAS 0.3.27 and later (numpy 2.1 and later bundle it)
+    accept another threading backend; fastnn gives it one whose threads spin for at most
+    0.3 ms, yielding the core, then sleep, and OpenBLAS's own workers fall asleep for good.
+    numpy's results are unchanged (the same kernels, the same split of the work) and its thread
+    count stays its own (``threadpoolctl`` still sets it). ``import fastnn`` does this unless
+    ``FASTNN_BLAS_THREADS=own``. A BLAS loaded later (scipy's own OpenBLAS, say) is included by
+    calling this again.
+
+    Args:
+        enable: True to run them on fastnn's threads, False to give OpenBLAS its own back.
+
+    Returns:
+        The paths of the OpenBLAS libraries concerned (empty where there is none with the
+        callback, or off Linux).
+
+    Raises:
+        TypeError: if ``enable`` is not a bool.
+    """
+    global _blas_shared
+    if not isinstance(enable, bool):
+        raise TypeError(f"share_blas_threads expects True or False; received {enable!r}")
+    import numpy  # noqa: F401  # its BLAS must be loaded to be found
+
+    libs = list(_C.share_blas_threads(enable))
+    _blas_shared = libs if enable else []
+    return libs
+
+
 def set_num_threads(n: int) -> None:
     """Set how many threads fastnn's kernels use (the caller's thread counts as one).
 
@@ -54,10 +88,27 @@ def set_num_threads(n: int) -> None:
                       f"fastnn runs with {got}", RuntimeWarning, stacklevel=2)
 
 
+_BLAS_THREADS = ("shared", "own")
+_blas_env = os.environ.get("FASTNN_BLAS_THREADS", "shared") or "shared"
+if _blas_env not in _BLAS_THREADS:
+    raise ValueError(f"FASTNN_BLAS_THREADS must be one of {', '.join(_BLAS_THREADS)}; received "
+                     f"FASTNN_BLAS_THREADS={_blas_env!r}")
+_blas_shared: List[str] = []
+if _blas_env == "shared":
+    share_blas_threads(True)
+
+
 def get_num_threads() -> int:
     """Return how many threads fastnn's kernels use (fewer than asked if the operating
     system refused some)."""
     return int(_C.get_num_threads())
+
+
+def _blas_state() -> str:
+    if not _blas_shared:
+        return "its own threads (FASTNN_BLAS_THREADS=own, or no OpenBLAS that takes a backend)"
+    names = ", ".join(os.path.basename(p) for p in _blas_shared)
+    return f"threaded by fastnn's gang threads ({names})"
 
 
 def _blocking() -> str:
@@ -83,6 +134,7 @@ def show_config() -> None:
         f"  gemm blocking    : {_blocking()}",
         f"  caches           : {_caches()}",
         f"  threads          : {_C.get_num_threads()} (CPUs available: {_C.available_cpus()})",
+        f"  numpy's BLAS     : {_blas_state()}",
         f"  compiler         : {_C.compiler}",
         f"  baseline flags   : {_C.base_flags}",
         f"  SIMD-path flags  : {simd}",

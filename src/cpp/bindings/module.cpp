@@ -1,12 +1,15 @@
 // The compiled module fastnn._C: configuration here, each kernel family in its own binding file.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 #if !defined(_WIN32)
 #include <pthread.h>
 #endif
 
 #include <atomic>
 #include <string>
+#include <vector>
 
+#include "../kernels/blas_threads.h"
 #include "../kernels/cache.h"
 #include "../kernels/config.h"
 #include "../kernels/cpu.h"
@@ -69,6 +72,9 @@ PYBIND11_MODULE(_C, m) {
     m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<fastnn_bindings::ReleaseGil>(),
           "Starts a pool of n threads (1 <= n <= max_threads) and returns how many it got.");
     m.attr("max_threads") = MAX_THREADS;
+    m.def("share_blas_threads", &share_blas_threads, py::arg("enable"),
+          "Runs (or stops running) the threaded kernels of every OpenBLAS loaded in the process on "
+          "fastnn's gang threads; returns the libraries concerned.");
     m.def("available_cpus", &available_cpus);
     m.def("measure_peak_flops", &measure_peak_flops, py::arg("seconds") = 1.0,
           py::call_guard<fastnn_bindings::ReleaseGil>(),

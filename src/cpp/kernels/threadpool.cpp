@@ -48,13 +48,18 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until done() holds or SPIN_TIME has passed; returns done().
-template <class Done>
-bool spin_wait(Done done) {
+// Jobs posted so far, by the pool and by the gang: an idle thread of one stops spinning once
+// the other posts work, leaving the cores to it, and sleeps until its own has some.
+std::atomic<uint64_t> jobs_posted{0};
+
+// Spins until done() holds, SPIN_TIME has passed or give_up() holds; returns done().
+template <class Done, class GiveUp>
+bool spin_wait(Done done, GiveUp give_up) {
     const auto start = std::chrono::steady_clock::now();
     bool polite = false;
     for (int i = 1;; ++i) {
         if (done()) return true;
+        if (give_up()) return done();
         if (polite) std::this_thread::yield();
         else cpu_relax();
         if (i % 64 == 0 || polite) {
@@ -63,6 +68,19 @@ bool spin_wait(Done done) {
             polite = spent > YIELD_AFTER;
         }
     }
+}
+
+template <class Done>
+bool spin_wait(Done done) {
+    return spin_wait(done, [] { return false; });
+}
+
+// An idle worker's wait for its next job: spinning, unless the other kind of thread has been
+// given work meanwhile (its own kind's posting also counts, but is caught by posted() first).
+template <class Posted>
+bool idle_spin(Posted posted) {
+    const uint64_t seen = jobs_posted.load(std::memory_order_relaxed);
+    return spin_wait(posted, [&] { return jobs_posted.load(std::memory_order_relaxed) != seen; });
 }
 
 thread_local bool in_pool_task = false;
@@ -108,11 +126,31 @@ public:
             std::lock_guard<std::mutex> lock(wake_mutex_);
             generation_.store(gen, std::memory_order_release);
         }
+        jobs_posted.fetch_add(1, std::memory_order_relaxed);
         wake_cv_.notify_all();
         work(0);
         job_.fetch_or(CLOSED, std::memory_order_acq_rel);
         auto workers_done = [&] { return (job_.load(std::memory_order_acquire) & JOINED) == 0; };
         while (!spin_wait(workers_done)) std::this_thread::yield();
+    }
+
+    // Caller holds job_mutex(), and n <= size(). fn(i) on thread i (the caller's is 0), all at
+    // once: unlike run(), the caller waits for every part, however late its worker is.
+    void run_gang(int n, const std::function<void(int)>& fn) {
+        gang_fn_ = &fn;
+        gang_done_.store(0, std::memory_order_relaxed);
+        const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+        gang_job_.store(gen << 16 | static_cast<uint64_t>(n), std::memory_order_relaxed);
+        job_.store(gen << GEN_SHIFT | CLOSED, std::memory_order_release);  // no tasks to join
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex_);
+            generation_.store(gen, std::memory_order_release);
+        }
+        jobs_posted.fetch_add(1, std::memory_order_relaxed);
+        wake_cv_.notify_all();
+        fn(0);
+        auto all_done = [&] { return gang_done_.load(std::memory_order_acquire) == n - 1; };
+        while (!spin_wait(all_done)) std::this_thread::yield();
     }
 
     // Only called while no job runs; workers exit at their next wake-up.
@@ -182,7 +220,7 @@ private:
         uint64_t seen = 0;
         for (;;) {
             auto posted = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-            if (!spin_wait(posted)) {
+            if (!idle_spin(posted)) {
                 std::unique_lock<std::mutex> lock(wake_mutex_);
                 wake_cv_.wait(lock, [&] { return generation_.load() != seen; });
             }
@@ -191,7 +229,15 @@ private:
                 std::lock_guard<std::mutex> lock(wake_mutex_);
                 if (stopping_) return;
             }
-            if (try_join(seen)) {
+            // A gang job names its generation: a worker that slept through it (one it takes no
+            // part in) never mistakes it for a later one.
+            const uint64_t gang = gang_job_.load(std::memory_order_relaxed);
+            if (gang >> 16 == seen) {
+                if (self < static_cast<int>(gang & 0xffff)) {
+                    (*gang_fn_)(self);
+                    gang_done_.fetch_add(1, std::memory_order_release);
+                }
+            } else if (try_join(seen)) {
                 work(self);
                 job_.fetch_sub(1, std::memory_order_release);
             }
@@ -208,6 +254,11 @@ private:
     int64_t n_tasks_ = 0;
     const std::atomic<bool>* cancel_ = nullptr;
     std::atomic<int64_t> next_task_{0};  // jobs of more than OWNED_MAX tasks
+    // run_gang's job: its generation (high bits) and thread count (low 16), its parts, and how
+    // many of the workers' parts are done.
+    std::atomic<uint64_t> gang_job_{0};
+    const std::function<void(int)>* gang_fn_ = nullptr;
+    std::atomic<int> gang_done_{0};
     static constexpr int64_t OWNED_MAX = 1024;
     std::atomic<uint64_t> claimed_[OWNED_MAX / 64] = {};
     // The current job: its generation (high bits), CLOSED once the caller has finished its
@@ -217,6 +268,66 @@ private:
     static constexpr uint64_t JOINED = CLOSED - 1;
     std::atomic<uint64_t> job_{CLOSED};
 };
+
+// The gang behind run_gang. Its threads are never told to exit: they sleep between jobs.
+class Gang {
+public:
+    void run(int n, const std::function<void(int)>& fn) {
+        std::lock_guard<std::mutex> one_at_a_time(run_mutex_);
+        const uint64_t gen = (job_.load(std::memory_order_relaxed) >> 32) + 1;
+        while (threads_ < n - 1) {
+            // Made before the job is posted: the new thread waits for this generation.
+            const int self = ++threads_;
+            std::thread([this, self, gen] { loop(self, gen - 1); }).detach();
+        }
+        fn_ = &fn;
+        done_.store(0, std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(wake_mutex_);
+            job_.store(gen << 32 | static_cast<uint32_t>(n), std::memory_order_release);
+        }
+        jobs_posted.fetch_add(1, std::memory_order_relaxed);
+        wake_cv_.notify_all();
+        fn(0);
+        auto all_done = [&] { return done_.load(std::memory_order_acquire) == n - 1; };
+        while (!spin_wait(all_done)) std::this_thread::yield();
+    }
+
+private:
+    // The job word holds the generation (high half) and the job's thread count (low half), so
+    // a thread reads both at once.
+    void loop(int self, uint64_t seen) {
+        for (;;) {
+            auto posted = [&] { return job_.load(std::memory_order_acquire) >> 32 != seen; };
+            if (!idle_spin(posted)) {
+                std::unique_lock<std::mutex> lock(wake_mutex_);
+                wake_cv_.wait(lock, posted);
+            }
+            const uint64_t job = job_.load(std::memory_order_acquire);
+            seen = job >> 32;
+            // Every thread below n takes part, and the caller waits for all of them: a job
+            // cannot end, nor the next begin, before each has run its part.
+            if (self < static_cast<int>(job & 0xffffffffu)) {
+                (*fn_)(self);
+                done_.fetch_add(1, std::memory_order_release);
+            }
+        }
+    }
+
+    std::mutex run_mutex_, wake_mutex_;
+    std::condition_variable wake_cv_;
+    std::atomic<uint64_t> job_{0};
+    std::atomic<int> done_{0};
+    const std::function<void(int)>* fn_ = nullptr;
+    int threads_ = 0;  // gang threads made so far (under run_mutex_)
+};
+
+// Never destroyed (gang threads outlive static destructors); after fork() the child starts a
+// new one, as for the pool.
+Gang*& gang_slot() {
+    static Gang* g = nullptr;
+    return g;
+}
 
 // The configuration lives in objects that are never destroyed: a daemon thread may still run a
 // kernel while the interpreter exits and static destructors run.
@@ -247,19 +358,24 @@ void after_fork_in_child() {
     Config& c = config();
     new (&c.mutex) std::mutex();
     new (&c.pool) std::shared_ptr<Pool>();
+    gang_slot() = nullptr;
 }
 #endif
+
+void register_fork_handler() {
+#if !defined(_WIN32)
+    static bool registered = [] {
+        pthread_atfork(nullptr, nullptr, after_fork_in_child);
+        return true;
+    }();
+    (void)registered;
+#endif
+}
 
 // Caller holds config().mutex.
 std::shared_ptr<Pool>& pool_locked() {
     Config& c = config();
-#if !defined(_WIN32)
-    static bool atfork_registered = [] {
-        pthread_atfork(nullptr, nullptr, after_fork_in_child);
-        return true;
-    }();
-    (void)atfork_registered;
-#endif
+    register_fork_handler();
     if (c.requested == 0) c.requested = default_threads();
     if (!c.pool) c.pool = Pool::start(c.requested);
     return c.pool;
@@ -308,6 +424,31 @@ int set_num_threads(int n) {
         old->shutdown();
     }
     return pool_locked()->size();
+}
+
+void run_gang(int n, const std::function<void(int)>& fn) {
+    if (n <= 1) {
+        if (n == 1) fn(0);
+        return;
+    }
+    // On the pool's threads when it has enough: one set of threads for fastnn and the library
+    // calling, none of them spinning while the other works. Waits for a running job.
+    std::shared_ptr<Pool> p = in_pool_task ? nullptr : get_pool();
+    if (p && p->size() >= n) {
+        std::lock_guard<std::mutex> job(p->job_mutex());
+        if (!p->stopped()) {
+            p->run_gang(n, fn);
+            return;
+        }
+    }
+    Gang* g;
+    {
+        std::lock_guard<std::mutex> lock(config().mutex);
+        register_fork_handler();
+        if (!gang_slot()) gang_slot() = new Gang();
+        g = gang_slot();
+    }
+    g->run(n, fn);
 }
 
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) {

@@ -28,6 +28,14 @@ void parallel_rows(int64_t rows, int64_t row_size, int64_t chunk, int64_t parall
     });
 }
 
+// fn(i) for every i in [0, n) at the same time, on n distinct threads: the caller's (i = 0) and
+// n - 1 gang threads, made on first need and kept, separate from the pool. For work whose parts
+// wait on one another (another library's threaded kernels, whose threads spin on each other's
+// flags), where the pool's rule of running a late worker's task on the caller would deadlock.
+// One gang job at a time: concurrent callers wait their turn. Gang threads spin politely as the
+// pool's do, then sleep.
+void run_gang(int n, const std::function<void(int)>& fn);
+
 // The most threads a pool may have (set_num_threads refuses more: std::invalid_argument).
 constexpr int MAX_THREADS = 1024;
 

@@ -420,7 +420,7 @@ def mixed_with_numpy(samples: int, quick: bool) -> List[List[str]]:
     for name, m, k, n, ta, tb in GEMMS[:-1] if quick else GEMMS:
         a, b, opa, opb = _gemm_operands(m, k, n, ta, tb, rng)
         cf, cn = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
-        calls = max(10, int(4e8 / (2 * m * n * k)))
+        calls = max(5, int(1e10 / (2 * m * n * k)))  # about 50 ms of work, or 5 calls
         fns: Dict[str, Callable[[], Any]] = {
             "fastnn": lambda: ops.matmul(a, b, trans_a=ta, trans_b=tb, out=cf),  # noqa: B023
             "numpy": lambda: np.matmul(opa, opb, out=cn)}  # noqa: B023
