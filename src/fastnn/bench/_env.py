@@ -13,18 +13,14 @@ BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def rerun_with_blas_threads(module: str, argv: Sequence[str], threads: int) -> None:
     """Replaces this process by ``python -m module argv`` with the BLAS thread variables set to
-    ``threads``, unless they already are.
-
-    OpenBLAS's idle workers spin for ~0.1 s after each call, which would take a core from
-    whichever library runs next; OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.3 ms, about as long
-    as fastnn's own workers spin) keeps alternating timings fair. Set it yourself to override.
+    ``threads``, unless they already are. (numpy's OpenBLAS threads no longer need a shorter
+    spin: ``import fastnn`` runs them on its own pool, see ``fastnn.share_blas_threads``.)
     """
     want = str(threads)
-    if all(os.environ.get(v) == want for v in BLAS_VARS) and "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+    if all(os.environ.get(v) == want for v in BLAS_VARS):
         return
     env = dict(os.environ)
     env.update({v: want for v in BLAS_VARS})
-    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
 

@@ -13,7 +13,6 @@ re-running the process (see ``_env.py``).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -175,8 +174,7 @@ def main(args: argparse.Namespace) -> None:
     fastnn.set_num_threads(args.threads)
     samples = args.samples or (5 if args.quick else 15)
     print(f"fastnn {fastnn.__version__} vs numpy {np.__version__}; {args.threads} thread(s) each; "
-          f"medians of {samples} alternating samples; "
-          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
+          f"medians of {samples} alternating samples")
     fastnn.show_config()
     if args.only in (None, "matmul"):
         print_table("matmul (speed-up = numpy time / fastnn time)", bench_matmul(samples, args.quick))
