@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <memory>
@@ -277,8 +278,17 @@ public:
         const uint64_t gen = (job_.load(std::memory_order_relaxed) >> 32) + 1;
         while (threads_ < n - 1) {
             // Made before the job is posted: the new thread waits for this generation.
-            const int self = ++threads_;
-            std::thread([this, self, gen] { loop(self, gen - 1); }).detach();
+            const int self = threads_ + 1;
+            try {
+                std::thread([this, self, gen] { loop(self, gen - 1); }).detach();
+            } catch (const std::system_error&) {
+                // The parts wait on one another: run on fewer threads, they would never end.
+                std::fprintf(stderr, "fastnn: the operating system refused a thread that numpy's "
+                                     "BLAS needs; set FASTNN_BLAS_THREADS=own to let it run "
+                                     "its own threads\n");
+                std::abort();
+            }
+            threads_ = self;
         }
         fn_ = &fn;
         done_.store(0, std::memory_order_relaxed);

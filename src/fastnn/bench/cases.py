@@ -79,21 +79,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # ---- the machine -----------------------------------------------------------------------------
-def _sysfs_caches() -> List[str]:
-    """'L1d 48K', 'L2 2048K', ... for CPU 0, as Linux reports them (empty elsewhere)."""
-    out = []
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level = (index / "level").read_text().strip()
-            kind = (index / "type").read_text().strip()
-            size = (index / "size").read_text().strip()
-        except OSError:
-            continue
-        if kind != "Instruction":
-            out.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
-    return out
-
-
 def _cpu_flags() -> List[str]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -109,8 +94,10 @@ def _cpu_flags() -> List[str]:
 
 def describe_machine(threads: int, torch: Any) -> float:
     """Prints the CPU, the software and the peak; returns the peak in flop/s."""
+    c = _C.cache_sizes()
     print(f"CPU: {cpu_name()}; {os.cpu_count()} CPU(s); SIMD: {' '.join(_cpu_flags()) or '?'}; "
-          f"caches (per core / shared): {', '.join(_sysfs_caches()) or 'not reported'}")
+          f"caches: L1d {c['l1d'] >> 10} KiB, L2 {c['l2'] >> 10} KiB per core, "
+          f"L3 {c['l3'] >> 20} MiB (from {c['source']})")
     print(f"fastnn {fastnn.__version__}: kernel path {_C.arch()}, GEMM {_C.gemm_kernel()}; "
           f"numpy {np.__version__}; "
           f"pytorch {torch.__version__ if torch else 'not installed (pip install torch)'}")
@@ -134,26 +121,27 @@ def _limit_numpy_threads(threads: int) -> str:
 
 # ---- the cases -------------------------------------------------------------------------------
 def _boston(seed: int) -> Tuple[np.ndarray, np.ndarray, str]:
-    """Boston housing's 404 training rows, normalised as the book does; or synthetic rows."""
+    """Boston housing's 404 training rows, normalised as the book does; or synthetic rows. The
+    file is looked for beside the project and where fastnn and Keras keep it, never downloaded."""
     from fastnn.datasets import boston_housing
 
     here = Path(__file__).resolve()
-    for place in [p / ".." / "shared" / "data" for p in here.parents[:5]] + \
-                 [Path.cwd() / ".." / "shared" / "data"]:
+    places = [p / ".." / "shared" / "data" for p in here.parents[:5]]
+    places.append(Path.cwd() / ".." / "shared" / "data")
+    if os.environ.get("FASTNN_DATA"):
+        places.append(Path(os.environ["FASTNN_DATA"]))
+    places += [Path.home() / ".fastnn" / "datasets", Path.home() / ".keras" / "datasets"]
+    for place in places:
         path = place / "boston_housing.npz"
         if path.is_file():
             (x, y), _ = boston_housing.load_data(str(path))
             source = f"Boston housing from {path.resolve()}"
             break
     else:
-        try:
-            (x, y), _ = boston_housing.load_data()
-            source = "Boston housing from the Keras cache"
-        except Exception:  # noqa: BLE001 - no file and no network: synthetic data
-            rng = np.random.default_rng(seed)
-            x = rng.standard_normal((404, 13))
-            y = x @ rng.standard_normal(13) + 22
-            source = "SYNTHETIC data of Boston's shape (no boston_housing.npz found)"
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((404, 13))
+        y = x @ rng.standard_normal(13) + 22
+        source = "SYNTHETIC data of Boston's shape (no boston_housing.npz found)"
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     return x.astype(np.float32), y.astype(np.float32), source
 
@@ -161,8 +149,8 @@ def _boston(seed: int) -> Tuple[np.ndarray, np.ndarray, str]:
 def _text(rows: int, nnz: int, classes: int, seed: int) -> Tuple[np.ndarray, np.ndarray,
                                                                  Tuple[np.ndarray, np.ndarray]]:
     indptr, indices = multi_hot_rows(rows, 10000, nnz, seed)
-    return densify(indptr, indices, 10000), text_labels(indptr, indices, 10000, classes, seed + 1), \
-        (indptr, indices)
+    labels = text_labels(indptr, indices, 10000, classes, seed + 1)
+    return densify(indptr, indices, 10000), labels, (indptr, indices)
 
 
 def make_cases(args: argparse.Namespace) -> List[Case]:
@@ -543,9 +531,8 @@ def main(args: argparse.Namespace) -> None:
                "fastnn's share of peak"], training_rows(cases, peak))
         by_name = {c.name: c for c in cases}
         if "MNIST b32" in by_name and "MNIST b128" in by_name:
-            print(f"\nMNIST: the batch-32 epoch takes "
-                  f"{by_name['MNIST b32'].times['fastnn'] / by_name['MNIST b128'].times['fastnn']:.2f}"
-                  "x the batch-128 epoch (fastnn)")
+            ratio = by_name["MNIST b32"].times["fastnn"] / by_name["MNIST b128"].times["fastnn"]
+            print(f"\nMNIST: the batch-32 epoch takes {ratio:.2f}x the batch-128 epoch (fastnn)")
     if "predict" in parts:
         if mnist_model is None:
             mnist_model = FastnnTrainer(Case("MNIST", [784, 512, 10],

@@ -34,7 +34,8 @@ class NumpyMLP:
             self.biases.append(np.zeros(fan_out, np.float32))
         self.params = [p for pair in zip(self.weights, self.biases) for p in pair]
         self.velocity = [np.zeros_like(p) for p in self.params]
-        self.lr, self.rho, self.eps = np.float32(learning_rate), np.float32(rho), np.float32(epsilon)
+        self.lr, self.rho = np.float32(learning_rate), np.float32(rho)
+        self.eps = np.float32(epsilon)
         self.rng = np.random.default_rng(seed + 1)
 
     def forward(self, x: np.ndarray) -> List[np.ndarray]:
