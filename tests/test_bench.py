@@ -96,4 +96,4 @@ def test_cases_benchmark_runs():
     rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in out.splitlines()
             if line.startswith("| ") and "---" not in line}
     assert "Boston b16" in rows and "predict 1 row" in rows and "predict 32 rows" in rows
-    assert "(128x784).(784x512)" in rows and "1024^3" in rows
+    assert "(128x784).(784x512)" in rows and "(128x10).(10x512)^T" in rows
