@@ -1,5 +1,6 @@
-"""numpy's OpenBLAS run on fastnn's gang threads (fastnn.share_blas_threads): the same results
-as with its own threads, from several threads at once, after fork, and undone on request."""
+"""numpy's OpenBLAS run on fastnn's gang threads (fastnn.share_blas_threads): gangs whose parts
+wait on one another, the same results as with OpenBLAS's own threads, from several threads at
+once, after fork, and undone on request."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _config, ops
+from fastnn import _C, _config, ops
 
 
 @pytest.fixture
@@ -33,6 +34,29 @@ def operands(seed=0):
     return (rng.standard_normal((700, 600), dtype=np.float32),
             rng.standard_normal((600, 900), dtype=np.float32),
             rng.standard_normal((300, 300)))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8])
+def test_a_gangs_parts_all_run_at_once(n, restore_threads):
+    # on the pool when it is large enough, on the separate gang otherwise
+    for threads in (1, 2, 8):
+        fastnn.set_num_threads(threads)
+        assert _C.gang_rendezvous(n)
+
+
+def test_gangs_from_several_threads_take_turns(restore_threads):
+    fastnn.set_num_threads(2)
+    results = []
+
+    def work():
+        results.extend(_C.gang_rendezvous(n) for n in (2, 3, 2, 4))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and results == [True] * 16
 
 
 def test_numpy_gives_the_same_results_on_either_threads(shared):

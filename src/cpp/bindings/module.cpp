@@ -6,6 +6,7 @@
 #endif
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,24 @@ PYBIND11_MODULE(_C, m) {
     m.def("set_num_threads", &set_num_threads, py::arg("n"), py::call_guard<fastnn_bindings::ReleaseGil>(),
           "Starts a pool of n threads (1 <= n <= max_threads) and returns how many it got.");
     m.attr("max_threads") = MAX_THREADS;
+    m.def("gang_rendezvous", [](int n) {
+        // Each part waits for every other to arrive, as OpenBLAS's parts wait on one another:
+        // true when all n met, which only parts running at the same time can do (false after
+        // 20 s instead of a hang).
+        std::atomic<int> arrived{0};
+        std::atomic<bool> met{true};
+        std::vector<int> seen(static_cast<size_t>(n), 0);
+        run_gang(n, [&](int i) {
+            arrived.fetch_add(1);
+            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (arrived.load() < n)
+                if (std::chrono::steady_clock::now() > give_up) { met = false; break; }
+            seen[static_cast<size_t>(i)] += 1;
+        });
+        for (int v : seen) met = met && v == 1;
+        return met.load();
+    }, py::arg("n"), py::call_guard<fastnn_bindings::ReleaseGil>(),
+       "Tests the gangs that run numpy's BLAS: n parts that wait for each other all finish.");
     m.def("share_blas_threads", &share_blas_threads, py::arg("enable"),
           "Runs (or stops running) the threaded kernels of every OpenBLAS loaded in the process on "
           "fastnn's gang threads; returns the libraries concerned.");
