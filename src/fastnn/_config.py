@@ -39,7 +39,7 @@ def share_blas_threads(enable: bool = True) -> List[str]:
 
     numpy's OpenBLAS keeps its worker threads spinning for about 0.1 s after every call, on the
     cores that fastnn (or any other threaded code) runs on next: a fastnn GEMM right after a
-    numpy one got half its speed. OpenBLAS 0.3.27 and later (numpy 2.1 and later bundle it)
+    numpy one got half its speed. OpenBLAS 0.3.27 and later (numpy 2.4 bundles 0.3.31)
     accept another threading backend; fastnn gives it one whose threads spin for at most
     0.3 ms, yielding the core, then sleep, and OpenBLAS's own workers fall asleep for good.
     numpy's results are unchanged (the same kernels, the same split of the work) and its thread
