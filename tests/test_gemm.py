@@ -274,6 +274,20 @@ def test_a_few_rows_get_the_bits_they_get_in_a_batch(rng, k, n):
     assert_gemm_close(ops.matmul(a[:5], b), a[:5], b)
 
 
+@pytest.mark.parametrize("m, k, n", [(1, 385, 1), (3, 800, 2), (40, 100, 10), (1, 64, 12)])
+def test_narrow_products_get_the_same_bits_from_any_layout(rng, m, k, n):
+    # N <= 12 runs a kernel of its own (its own summation order): a strided or transposed view
+    # of A or B must take it too, not the path its layout would otherwise get.
+    a = random(rng, (m, k))
+    b = random(rng, (k, n))
+    want = ops.matmul(a, b, alpha=0.45)
+    a_views = [np.asfortranarray(a), np.repeat(a, 2, axis=1)[:, ::2], a[::-1][::-1]]
+    b_views = [np.asfortranarray(b), np.repeat(b, 3, axis=1)[:, ::3], b]
+    for av in a_views:
+        for bv in b_views:
+            np.testing.assert_array_equal(ops.matmul(av, bv, alpha=0.45), want)
+
+
 def test_one_row_dense_layer_and_predict_match_the_batch(rng, restore_threads):
     from fastnn import layers, models
 

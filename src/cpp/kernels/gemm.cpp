@@ -87,19 +87,29 @@ const GemmUkernel uk = with_blocking(choose_ukernel());
 const int64_t MC = uk.mc;
 
 #ifdef FASTNN_HAVE_AVX2
-// The small-N kernel reads rows of A in place, so A must be unit-stride along K.
+// Whatever the operands' layouts: the small-N kernel sums in its own order, so a GEMM must not
+// leave it for a strided view of the same data.
 bool use_small_n(const Operands& op) {
-    return active_arch() >= Arch::avx2 && op.N <= GEMM_SMALL_N_MAX &&
-           op.K >= GEMM_SMALL_N_MIN_K && op.csa == 1;
+    return active_arch() >= Arch::avx2 && op.N <= GEMM_SMALL_N_MAX && op.K >= GEMM_SMALL_N_MIN_K;
 }
 
-// Rows [m0, m1) of C by the small-N kernel; bt holds op(B)^T as rows of length K. In blocks of
-// MC rows, between which a cancelled op stops.
+// Rows [m0, m1) of C by the small-N kernel; bt holds op(B)^T as rows of length K. The kernel
+// reads rows of A in place: a strided A is copied first, a block at a time. In blocks of MC rows,
+// between which a cancelled op stops.
 void small_n_rows(const Operands& op, int64_t m0, int64_t m1, const float* bt, int64_t ldbt) {
     for (int64_t r = m0; r < m1 && !cancelled(); r += MC) {
         const int64_t r1 = min64(m1, r + MC);
-        sgemm_avx2_small_n(r1 - r, op.N, op.K, op.A + r * op.rsa, op.rsa, bt, ldbt,
-                           op.C + r * op.ldc, op.ldc, op.alpha, op.beta);
+        const float* a = op.A + r * op.rsa;
+        int64_t lda = op.rsa;
+        if (op.csa != 1) {
+            float* rows = workspace.a((r1 - r) * op.K);
+            for (int64_t i = 0; i < r1 - r; ++i)
+                for (int64_t p = 0; p < op.K; ++p) rows[i * op.K + p] = a[i * op.rsa + p * op.csa];
+            a = rows;
+            lda = op.K;
+        }
+        sgemm_avx2_small_n(r1 - r, op.N, op.K, a, lda, bt, ldbt, op.C + r * op.ldc, op.ldc,
+                           op.alpha, op.beta);
         apply_epilogue(op, r, r1, 0, op.N);
     }
 }
