@@ -52,3 +52,22 @@ def offline_home(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
     return tmp_path / "home"
+
+
+def _run_in_threads(target, args_per_thread, timeout):
+    """Runs target(*args) on one thread per entry of args_per_thread, all at once; fails if any
+    is still running after timeout seconds each (a hang)."""
+    import threading
+
+    threads = [threading.Thread(target=target, args=args) for args in args_per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+
+
+@pytest.fixture
+def run_in_threads():
+    """The helper above, for tests that start threads and must not hang."""
+    return _run_in_threads

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 
 import numpy as np
 import pytest
@@ -44,19 +43,15 @@ def test_a_gangs_parts_all_run_at_once(n, restore_threads):
         assert _C.gang_rendezvous(n)
 
 
-def test_gangs_from_several_threads_take_turns(restore_threads):
+def test_gangs_from_several_threads_take_turns(restore_threads, run_in_threads):
     fastnn.set_num_threads(2)
     results = []
 
     def work():
         results.extend(_C.gang_rendezvous(n) for n in (2, 3, 2, 4))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads) and results == [True] * 16
+    run_in_threads(work, [()] * 4, timeout=120)
+    assert results == [True] * 16
 
 
 def test_numpy_gives_the_same_results_on_either_threads(shared):
@@ -72,7 +67,7 @@ def test_numpy_gives_the_same_results_on_either_threads(shared):
     np.testing.assert_allclose(ours[2], 1.0, rtol=1e-6)
 
 
-def test_numpy_and_fastnn_from_several_threads_at_once(shared):
+def test_numpy_and_fastnn_from_several_threads_at_once(shared, run_in_threads):
     a, b, _ = operands(1)
     want = a @ b
     want_fast = ops.matmul(a, b)
@@ -87,12 +82,7 @@ def test_numpy_and_fastnn_from_several_threads_at_once(shared):
             if not ok:
                 failures.append(i)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
+    run_in_threads(work, [(i,) for i in range(4)], timeout=120)
     assert not failures
 
 

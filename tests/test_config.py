@@ -143,10 +143,8 @@ def test_pool_works_after_fork():
     assert r.stdout.strip() == "0"
 
 
-def test_interleaved_with_numpy_blas_and_python_threads(rng):
+def test_interleaved_with_numpy_blas_and_python_threads(rng, run_in_threads):
     """numpy's BLAS threads and several Python threads calling fastnn at once: right answers."""
-    import threading
-
     a = rng.standard_normal((256, 300)).astype(np.float32)
     b = rng.standard_normal((300, 200)).astype(np.float32)
     want = a.astype(np.float64) @ b
@@ -166,10 +164,5 @@ def test_interleaved_with_numpy_blas_and_python_threads(rng):
             if not np.allclose(got, ref, rtol=1e-4, atol=1e-3):
                 errors.append(seed)
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
+    run_in_threads(worker, [(s,) for s in range(4)], timeout=60)
     assert errors == []
