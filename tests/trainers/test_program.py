@@ -135,6 +135,23 @@ def test_a_graph_of_every_compiled_layer_matches_op_by_op():
     assert_same_training(results, [x, xb])
 
 
+def test_bias_penalties_match_op_by_op():
+    # A bias penalty once made the program refuse the model ("belong to no dense step"), and a
+    # kernel's and its bias' penalties on one layer must both go by what backward wrote.
+    x, y = data()
+
+    def make():
+        return models.Sequential([
+            layers.Input((13,)),
+            layers.Dense(9, activation="relu", bias_regularizer=regularizers.l2(0.5),
+                         kernel_regularizer=regularizers.l1_l2(0.01, 0.02)),
+            layers.Dense(4, activation="softmax", bias_regularizer=regularizers.l1(0.3))])
+    results = train_both(make, lambda: dict(optimizer="sgd",
+                                            loss="sparse_categorical_crossentropy"),
+                         x, y, batch_size=32, epochs=3)
+    assert_same_training(results, x)
+
+
 def test_sample_and_class_weights_match_op_by_op():
     x, y = data()
     w = np.random.default_rng(2).uniform(0, 2, len(x)).astype(np.float32)

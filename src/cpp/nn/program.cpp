@@ -185,9 +185,10 @@ void Program::analyse() {
             bad("a fused loss needs its output activation (softmax, sigmoid)");
     }
 
-    // The distinct weight sets (a layer called twice has two steps and one set).
+    // The distinct weight sets (a layer called twice has two steps and one set): a kernel and
+    // its bias, whose gradients the step writes together.
     param_set_.assign(steps_.size(), -1);
-    std::vector<int64_t> set_w;
+    std::vector<int64_t> set_w, set_b;
     for (size_t si = 0; si < steps_.size(); ++si) {
         if (steps_[si].kind != StepKind::dense) continue;
         int found = -1;
@@ -196,6 +197,7 @@ void Program::analyse() {
         if (found == -1) {
             found = static_cast<int>(set_w.size());
             set_w.push_back(steps_[si].w);
+            set_b.push_back(steps_[si].b);
         }
         param_set_[si] = found;
     }
@@ -206,7 +208,7 @@ void Program::analyse() {
             bad("a regularizer's weights are not trainable");
         int found = -1;
         for (size_t k = 0; k < set_w.size(); ++k)
-            if (set_w[k] == r.w) found = static_cast<int>(k);
+            if (set_w[k] == r.w || (set_b[k] >= 0 && set_b[k] == r.w)) found = static_cast<int>(k);
         if (found == -1) bad("a regularizer's weights belong to no dense step");
         reg_param_set_.push_back(found);
     }
@@ -709,7 +711,8 @@ double Program::regularize(ProgramWorkspace& ws, bool backward) const {
         const float* w = params_ + reg.w;
         float* dw = grads_ + reg.w;
         const size_t ps = static_cast<size_t>(reg_param_set_[r]);
-        // A layer no loss reaches has no gradient this step but the penalty's.
+        // A layer no loss reaches has no gradient this step but the penalty's. Read before any
+        // penalty marks the set written: a kernel's and its bias' penalties both go by backward.
         const bool add = ws.param_written_[ps] != 0;
         const int64_t chunks = (reg.n + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK;
         const float l1 = reg.l1, two_l2 = 2.0f * reg.l2;
@@ -728,9 +731,10 @@ double Program::regularize(ProgramWorkspace& ws, bool backward) const {
             ws.partials_[chunk0 + static_cast<size_t>(c)] =
                 static_cast<double>(reg.l1) * abs_sum + static_cast<double>(reg.l2) * sq_sum;
         });
-        if (backward) ws.param_written_[ps] = 1;
         chunk0 += static_cast<size_t>(chunks);
     }
+    if (backward)
+        for (int ps : reg_param_set_) ws.param_written_[static_cast<size_t>(ps)] = 1;
     double penalty = 0.0;
     for (size_t c = 0; c < chunk0; ++c) penalty += ws.partials_[c];
     return penalty;
