@@ -15,7 +15,8 @@ from fastnn import _C
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FASTNN_")}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("FASTNN_") and k != "OMP_NUM_THREADS"}
     full_env.update(env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
                           capture_output=True, text=True, timeout=120)
@@ -99,6 +100,23 @@ def test_thread_count_from_environment():
         bad = run_python("import fastnn", FASTNN_NUM_THREADS=value)
         assert bad.returncode != 0
         assert "FASTNN_NUM_THREADS must be an integer from 1 to 1024" in bad.stderr
+
+
+def test_omp_num_threads_sets_the_default_as_process_managers_use_it():
+    # Dask's nanny sets OMP_NUM_THREADS=1 in each worker, joblib's loky cpus // n_jobs.
+    count = "import fastnn; print(fastnn.get_num_threads())"
+    for value, expected in (("1", "1"), ("3", "3"), ("3,2", "3")):
+        r = run_python(count, OMP_NUM_THREADS=value)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == expected, value
+    r = run_python(count, OMP_NUM_THREADS="1", FASTNN_NUM_THREADS="2")
+    assert r.stdout.strip() == "2", "FASTNN_NUM_THREADS comes first"
+    # Not fastnn's variable: a value OpenMP itself would not take leaves the default.
+    r = run_python("import os, fastnn; "
+                   "print(fastnn.get_num_threads() == len(os.sched_getaffinity(0)))",
+                   OMP_NUM_THREADS="many")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"
 
 
 def test_default_thread_count_is_the_available_cpus():

@@ -75,8 +75,8 @@ def test_bad_paths_are_refused_before_training(capsys, tmp_path):
             (["--dataset", str(tmp_path / "nowhere")],
              f"--dataset: no file or folder {tmp_path / 'nowhere'} (expected sample, mnist, "
              f"fashion_mnist, or --dataset PATH"),
-            (["--save", str(tmp_path / "m.h5")], f"save to {tmp_path / 'm.fnn'} instead"),
-            (["--save", str(tmp_path / "M.KERAS")], "does not write Keras' .keras files"),
+            (["--save", str(tmp_path / "m.h5")], f"or {tmp_path / 'm.fnn'} instead"),
+            (["--save", str(tmp_path / "M.KERAS")], "only from a name ending in .keras"),
             (["--save", str(tmp_path / "no" / "m.fnn")], f"no folder {tmp_path / 'no'}"),
             (["--save", str(tmp_path)], f"is a folder; name a file in it, e.g. "
                                         f"{tmp_path / 'model.fnn'}")]:

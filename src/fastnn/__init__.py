@@ -13,11 +13,14 @@ from . import autograd
 from ._config import (MAX_THREADS, get_num_threads, set_num_threads, share_blas_threads,
                       show_config)
 from .autograd import GradientTape, Tensor, Variable
+from ._threadpoolctl import install as _install_threadpoolctl
+
+_install_threadpoolctl(__version__)
 
 # The Keras-style modules load on first use (``fastnn.losses``, ``fastnn.models``, ...), so
 # ``import fastnn`` stays quick while ``fastnn.<module>`` works without its own import line.
 _SUBMODULES = ["activations", "callbacks", "datasets", "initializers", "layers", "losses",
-               "metrics", "models", "optimizers", "regularizers", "testing", "utils"]
+               "metrics", "models", "optimizers", "regularizers", "testing", "utils", "wrappers"]
 
 __all__ = ["ops", "autograd", *_SUBMODULES, "show_config", "set_num_threads", "get_num_threads",
            "share_blas_threads", "MAX_THREADS",

@@ -98,7 +98,8 @@ def _parsers() -> Tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     train.add_argument("--seed", type=_integer(0), default=0,
                        help="random seed, >= 0 (default: %(default)s)")
     train.add_argument("--save", default=None, metavar="FILE",
-                       help="save the trained model to FILE, e.g. model.fnn (default: no file)")
+                       help="save the trained model to FILE: model.keras (Keras 3's format) or "
+                            "model.fnn (fastnn's) (default: no file)")
     train.add_argument("--threads", type=_integer(1, fastnn.MAX_THREADS), default=None,
                        help=f"kernel threads, from 1 to {fastnn.MAX_THREADS} (default: one per "
                             f"CPU this process may use, {_C.available_cpus()} here)")
@@ -122,7 +123,7 @@ def _check_paths(args: argparse.Namespace, train: argparse.ArgumentParser) -> No
     save = Path(args.save)
     try:
         check_save_path(save)
-    except ValueError as e:
+    except (ValueError, ImportError) as e:
         train.error(f"argument --save: {e}")
     folder = save.parent
     if save.is_dir():

@@ -310,8 +310,8 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Saves the model after each epoch to ``filepath`` (may contain ``{epoch}`` and log names,
-    e.g. ``'model-{epoch:02d}-{val_loss:.2f}.fnn'``); with ``save_best_only`` only when
-    ``monitor`` improved. Saves are atomic.
+    e.g. ``'model-{epoch:02d}-{val_loss:.2f}.keras'``, or ``.fnn`` for fastnn's own format);
+    with ``save_best_only`` only when ``monitor`` improved. Saves are atomic.
 
     Args:
         filepath: the file to save to, formatted with ``epoch`` (1-based) and the epoch's log
@@ -324,9 +324,9 @@ class ModelCheckpoint(Callback):
             ends with 'auc', else 'min'.
 
     Raises:
-        ValueError: an unknown mode; a filepath ending in .h5, .hdf5 or .keras (fastnn writes
-            its own format, .fnn); at the end of an epoch (``on_epoch_end``), with
-            ``save_best_only``, a monitor that is not in the logs.
+        ValueError: an unknown mode; a filepath ending in .h5 or .hdf5 (fastnn writes Keras
+            3's .keras format and its own, not Keras' legacy HDF5); at the end of an epoch
+            (``on_epoch_end``), with ``save_best_only``, a monitor that is not in the logs.
         KeyError: a name in ``filepath`` that is not in the epoch's logs.
     """
 

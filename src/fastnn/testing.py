@@ -12,9 +12,16 @@ import numpy as np
 __all__ = ["gradcheck", "public_modules"]
 
 
+#: The public modules that need an optional dependency, and the extra that installs it.
+OPTIONAL_MODULES = {"fastnn.wrappers": "sklearn"}
+
+
 def public_modules() -> List[str]:
     """The names of fastnn's public modules: ``fastnn`` and every module reachable from it
     through the ``__all__`` lists (``fastnn.ops``, ``fastnn.datasets.mnist``, ...).
+
+    A module whose optional dependency is not installed (``fastnn.wrappers`` without
+    scikit-learn) is left out.
 
     Returns:
         Module names, ``"fastnn"`` first, each once.
@@ -25,7 +32,12 @@ def public_modules() -> List[str]:
         found.append(name)
         module = importlib.import_module(name)
         for attr in getattr(module, "__all__", []):
-            value = getattr(module, attr)
+            try:
+                value = getattr(module, attr)
+            except ImportError:
+                if f"{name}.{attr}" in OPTIONAL_MODULES:
+                    continue
+                raise
             if inspect.ismodule(value) and value.__name__ not in found + queue:
                 queue.append(value.__name__)
     return found

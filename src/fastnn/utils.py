@@ -3,18 +3,23 @@ sequences, multi-hot rows and row normalisation."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import operator
 import os
 import random
-from typing import Any, Optional, Sequence, Tuple
+import threading
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["to_categorical", "set_random_seed", "get_rng", "pad_sequences", "multi_hot",
-           "normalize"]
+__all__ = ["to_categorical", "set_random_seed", "get_rng", "seeded_rng", "pad_sequences",
+           "multi_hot", "normalize"]
 
 _rng = np.random.default_rng()
+# A generator of the calling thread's own, while seeded_rng runs: fits that run at once in
+# threads (a scikit-learn search) each repeat exactly, whatever the others draw.
+_local = threading.local()
 
 
 def to_categorical(y: Any, num_classes: Optional[int] = None, dtype: Any = "float32") -> np.ndarray:
@@ -283,7 +288,29 @@ def set_random_seed(seed: int) -> None:
 
 def get_rng() -> np.random.Generator:
     """The generator behind fastnn's initialisers, shuffling and dropout."""
-    return _rng
+    scoped: Optional[np.random.Generator] = getattr(_local, "rng", None)
+    return _rng if scoped is None else scoped
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: Optional[int]) -> Iterator[None]:
+    """Within the block, on this thread only, fastnn draws weights, shuffles and dropout seeds
+    from a generator seeded with seed (None: the global one, as outside the block).
+
+    Raises:
+        ValueError: a negative seed.
+    """
+    if seed is None:
+        yield
+        return
+    if int(seed) < 0:
+        raise ValueError(f"the seed must be a non-negative integer. Received: seed={seed!r}")
+    before = getattr(_local, "rng", None)
+    _local.rng = np.random.default_rng(int(seed))
+    try:
+        yield
+    finally:
+        _local.rng = before
 
 
 def _after_fork_in_child() -> None:

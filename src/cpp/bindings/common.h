@@ -49,8 +49,17 @@ inline std::string shape_str(const py::array& a) {
     return s + ")";
 }
 
+// Whether d is T's dtype. numpy may hold several equal dtype objects (an unpickled array, as
+// joblib and Dask hand them over, has its own), so identity is only the fast path.
+template <class T>
+bool is_dtype(const py::dtype& d) {
+    const py::dtype want = py::dtype::of<T>();
+    return d.is(want) || (d.kind() == want.kind() && d.itemsize() == want.itemsize() &&
+                          d.attr("isnative").cast<bool>());
+}
+
 inline void require_float32(const py::array& a, const char* name) {
-    if (!a.dtype().is(py::dtype::of<float>()))
+    if (!is_dtype<float>(a.dtype()))
         throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
                              std::string(py::str(a.dtype())));
     // A view that starts mid-float (e.g. of a byte buffer) would be undefined behaviour to load;
@@ -141,7 +150,7 @@ inline BroadcastPlan broadcast_to_out(py::array& out, const StridedND* in, int n
 // A C-contiguous array of exactly n elements of the given dtype.
 template <class T>
 T* contiguous_data(const py::array& a, int64_t n, const char* name, bool writeable) {
-    if (!a.dtype().is(py::dtype::of<T>()))
+    if (!is_dtype<T>(a.dtype()))
         throw py::type_error(std::string(name) + " has dtype " + std::string(py::str(a.dtype())) +
                              ", expected " + std::string(py::str(py::dtype::of<T>())));
     if (!(a.flags() & py::array::c_style)) throw py::value_error(std::string(name) + " must be C-contiguous");

@@ -39,6 +39,25 @@ void main_thread_after_fork() { main_thread_ident = PyThread_get_thread_ident();
 bool is_main_thread() { return PyThread_get_thread_ident() == main_thread_ident.load(); }
 }  // namespace fastnn_bindings
 
+// threadpoolctl recognises a library by the C functions it exports and calls them through ctypes
+// (fastnn/_threadpoolctl.py registers fastnn's controller): these are fastnn's two.
+#if defined(_WIN32)
+#define FASTNN_C_API extern "C" __declspec(dllexport)
+#else
+#define FASTNN_C_API extern "C" __attribute__((visibility("default")))
+#endif
+FASTNN_C_API int fastnn_get_num_threads() { return get_num_threads(); }
+FASTNN_C_API int fastnn_set_num_threads(int n) {
+    // No exception may cross a C boundary: out-of-range counts are clamped, and a pool that could
+    // not be made leaves the count as it was.
+    n = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : n);
+    try {
+        return set_num_threads(n);
+    } catch (...) {
+        return get_num_threads();
+    }
+}
+
 PYBIND11_MODULE(_C, m) {
     m.doc() = "fastnn's compiled kernels (private: use the fastnn package).";
     // The module may be imported from any thread: ask threading which one runs signal handlers.

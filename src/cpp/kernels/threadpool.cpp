@@ -351,12 +351,22 @@ Config& config() {
     return *c;
 }
 
+// The leading positive integer of an environment variable, or 0. OMP_NUM_THREADS may be a
+// list ("4,2": one count per nesting level), whose first entry is the outer level's.
+int env_threads(const char* name) {
+    const char* env = std::getenv(name);
+    if (env == nullptr) return 0;
+    const int e = std::atoi(env);
+    return e >= 1 ? e : 0;
+}
+
 int default_threads() {
-    int n = available_cpus();
-    if (const char* env = std::getenv("FASTNN_NUM_THREADS")) {
-        const int e = std::atoi(env);
-        if (e >= 1) n = e;
-    }
+    // FASTNN_NUM_THREADS first; then OMP_NUM_THREADS, which process managers set to the cores
+    // they give each worker (Dask's nanny sets 1, joblib's loky cpus / n_jobs), as PyTorch and
+    // OpenBLAS honour it: without it, two workers on two cores ran four busy threads.
+    int n = env_threads("FASTNN_NUM_THREADS");
+    if (n == 0) n = env_threads("OMP_NUM_THREADS");
+    if (n == 0) n = available_cpus();
     return n < MAX_THREADS ? n : MAX_THREADS;
 }
 

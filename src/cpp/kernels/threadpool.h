@@ -45,7 +45,8 @@ int get_num_threads();
 // 1 <= n <= MAX_THREADS. Waits for a running job to finish, then starts a pool of n threads and
 // returns how many it got (fewer than n when the OS refuses a thread: a process or memory limit).
 int set_num_threads(int n);
-// CPUs in this process' affinity mask (the default thread count unless FASTNN_NUM_THREADS is set).
+// CPUs in this process' affinity mask (the default thread count unless FASTNN_NUM_THREADS or
+// OMP_NUM_THREADS is set).
 int available_cpus();
 
 }  // namespace fastnn

@@ -14,7 +14,7 @@ from ..layers.base import Layer, NotCompilable
 from ..layers.node import KerasTensor, Node, flatten
 from ..trainers.data_adapter import InputArray
 from ..trainers.trainer import Trainer
-from .saving import save_model
+from .saving import EXPORTERS, model_from_bytes, model_to_bytes, save_model
 from .summary import print_summary
 
 __all__ = ["Model"]
@@ -206,17 +206,53 @@ class Model(Trainer, Layer):
         raise NotImplementedError(f"{type(self).__name__} is a subclassed model; define "
                                   f"get_config() (and from_config()) to describe it")
 
-    def save(self, filepath: Union[str, os.PathLike[str]]) -> None:
-        """Saves architecture, weights and compile settings to one file in fastnn's format (an
-        npz archive with a JSON description; no pickle; the extension is ``.fnn``), atomically:
-        a crash never leaves a half-written model.
+    def __reduce__(self) -> Tuple[Callable[[bytes], Any], Tuple[bytes]]:
+        # pickle and copy.deepcopy (joblib, Dask, scikit-learn's clone and its fitted estimators)
+        # go through fastnn's model file: architecture, weights and compile settings; the
+        # optimizer's slots start afresh, as after load_model.
+        return model_from_bytes, (model_to_bytes(self),)
+
+    def export(self, filepath: Union[str, os.PathLike[str]], format: str = "onnx",
+               opset: Optional[int] = None) -> None:
+        """Writes the model for serving, as Keras' ``model.export``: an ONNX file of what
+        ``model.predict(x)`` computes, for ONNX Runtime (``onnxruntime.InferenceSession(filepath)``),
+        written atomically. Keras' default format, a TensorFlow SavedModel, needs TensorFlow:
+        fastnn writes ONNX only, so ONNX is the default here.
+
+        Needs the ``onnx`` package: ``pip install "fastnn[onnx]"``.
 
         Args:
-            filepath: the file to write (``'model.fnn'``); an existing file is replaced.
+            filepath: the file to write (``'model.onnx'``).
+            format: ``"onnx"``.
+            opset: the ONNX opset version. Defaults to None (17; see
+                ``models.onnx_export.export_onnx``).
 
         Raises:
-            ValueError: a path ending in .h5, .hdf5 or .keras: fastnn does not write Keras'
-                formats.
+            ValueError: another format, or a model ONNX cannot hold (see ``export_onnx``).
+            NotImplementedError: a layer with no ONNX form; the message names it.
+            ImportError: onnx is not installed.
+        """
+        if format not in EXPORTERS:
+            raise ValueError(f"fastnn exports format='onnx' only (Keras' 'tf_saved_model' and "
+                             f"'openvino' need TensorFlow or OpenVINO). Received: "
+                             f"format={format!r}")
+        EXPORTERS[format](self, filepath, opset)
+
+    def save(self, filepath: Union[str, os.PathLike[str]]) -> None:
+        """Saves architecture, weights and compile settings to one file, atomically: a crash
+        never leaves a half-written model. A name ending in ``.keras`` gets Keras 3's format
+        (a zip of config.json, metadata.json and model.weights.h5, which
+        ``keras.models.load_model`` opens; needs h5py); any other name fastnn's own (an npz
+        archive with a JSON description, no pickle; ``.fnn`` by convention).
+
+        Args:
+            filepath: the file to write (``'model.fnn'``, ``'model.keras'``); an existing file
+                is replaced.
+
+        Raises:
+            ValueError: a path ending in .h5 or .hdf5: fastnn does not write Keras' legacy
+                HDF5 format; for .keras, a setting Keras' format cannot state.
+            ImportError: .keras without h5py (``pip install "fastnn[keras-format]"``).
             OSError: the folder does not exist or cannot be written.
             NotImplementedError: a subclassed model without ``get_config``.
         """

@@ -15,17 +15,18 @@ malformed file raises ValueError naming the file and the problem.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
 import numpy as np
 
 from .. import losses, metrics as metrics_module, optimizers
-from .._model_path import check_save_path
+from .._model_path import check_save_path, is_keras_path
 from .._safe_read import Npz, open_regular
 from ..autograd import Variable
 from ..layers import deserialize as deserialize_layer
@@ -41,6 +42,11 @@ _MAX_DESCRIPTION = 64 << 20
 
 # The model classes a file can name, registered by their modules (Functional, Sequential).
 MODEL_CLASSES: Dict[str, Type[Any]] = {}
+# The other formats, registered by their modules, which import the model classes (which import
+# this one): Keras' .keras files by keras_format ("save", "load"), exports by format name
+# ("onnx": onnx_export). The models package imports both.
+KERAS_FORMAT: Dict[str, Callable[..., Any]] = {}
+EXPORTERS: Dict[str, Callable[..., None]] = {}
 
 
 def _names(value: Any) -> Any:
@@ -55,22 +61,57 @@ def _names(value: Any) -> Any:
 
 
 def save_model(model: Any, filepath: Union[str, os.PathLike[str]]) -> None:
-    """Saves a model's architecture, weights and compile settings (``model.save``) in fastnn's
-    format, whose files end in ``.fnn``.
+    """Saves a model's architecture, weights and compile settings (``model.save``): in Keras 3's
+    format when the name ends in ``.keras`` (``models.keras_format.save_keras``; Keras loads the
+    file), else in fastnn's own, whose files end in ``.fnn`` by convention.
 
-    A new file gets the permissions any new file gets (0666 less the umask); a file that is
-    replaced keeps its permission bits, as if it were written in place.
+    The file is written atomically. A new file gets the permissions any new file gets (0666
+    less the umask); a file that is replaced keeps its permission bits, as if it were written
+    in place.
 
     Args:
         model: a Sequential or functional model.
-        filepath: the file to write (``'model.fnn'``); an existing file is replaced.
+        filepath: the file to write (``'model.fnn'``, ``'model.keras'``); an existing file is
+            replaced.
 
     Raises:
-        ValueError: a path ending in .h5, .hdf5 or .keras: fastnn does not write Keras' formats.
+        ValueError: a path ending in .h5 or .hdf5 (Keras' legacy format, which fastnn does not
+            write); for .keras, a setting Keras' format cannot state (see ``save_keras``).
+        ImportError: .keras without h5py (``pip install "fastnn[keras-format]"``).
         OSError: the folder does not exist or cannot be written.
         NotImplementedError: a subclassed model without ``get_config``.
     """
     check_save_path(filepath)
+    if is_keras_path(filepath):
+        KERAS_FORMAT["save"](model, filepath)
+        return
+    arrays = _archive(model)
+    write_atomically(Path(filepath), lambda f: np.savez(f, **arrays))
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Calls write on a new temporary file beside path, then renames it over path: a reader, or
+    a crash, sees the old file or the whole new one, never a part. A replaced file's permission
+    bits carry over; a new file gets those any new file gets (0666 less the umask)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = _new_file_beside(folder, path.name)
+    try:
+        mode = _mode_of(path)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _archive(model: Any) -> Dict[str, Any]:
+    """The arrays of a model file: each weight, and the description as the bytes of JSON."""
     config: Dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                               "model": {"class_name": type(model).__name__,
                                         "config": model.get_config()},
@@ -84,22 +125,20 @@ def save_model(model: Any, filepath: Union[str, os.PathLike[str]]) -> None:
             "metrics": _names(metrics)}
     arrays: Dict[str, Any] = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
     arrays[_CONFIG_KEY] = np.frombuffer(json.dumps(config).encode("utf-8"), np.uint8)
-    path = Path(filepath)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = _new_file_beside(folder, path.name)
-    try:
-        mode = _mode_of(path)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return arrays
+
+
+def model_to_bytes(model: Any) -> bytes:
+    """A model file's bytes, for pickling (``Model.__reduce__``)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **_archive(model))
+    return buffer.getvalue()
+
+
+def model_from_bytes(data: bytes) -> Any:
+    """The model that ``model_to_bytes`` wrote, read with the checks of ``load_model`` (a pickle
+    is as untrusted as a file)."""
+    return _read(io.BytesIO(data), len(data), Path("<pickled fastnn model>"), True, {})
 
 
 def _new_file_beside(folder: Path, name: str) -> Tuple[int, str]:
@@ -260,7 +299,8 @@ def _resolve(value: Any, custom_objects: Dict[str, Any], known: Any) -> Any:
 
 def load_model(filepath: Union[str, os.PathLike[str]], compile: bool = True,
                custom_objects: Optional[Dict[str, Any]] = None) -> Any:
-    """Loads a model written by ``model.save``.
+    """Loads a model written by ``model.save``: a ``.keras`` file (written by fastnn or by
+    Keras 3, of the layers fastnn has; ``models.keras_format.load_keras``) or a fastnn file.
 
     Args:
         filepath: the model file.
@@ -281,6 +321,8 @@ def load_model(filepath: Union[str, os.PathLike[str]], compile: bool = True,
             ``custom_objects``). The message names the file.
         OSError: the file cannot be read.
     """
+    if is_keras_path(filepath):
+        return KERAS_FORMAT["load"](filepath, compile, custom_objects)
     path = Path(filepath)
     objects = dict(custom_objects or {})
     try:
@@ -288,11 +330,15 @@ def load_model(filepath: Union[str, os.PathLike[str]], compile: bool = True,
     except FileNotFoundError:
         raise FileNotFoundError(f"No such model file: {path}") from None
     with f:
-        archive = Npz(f, size, str(path), "fastnn model file")
-        config = _read_description(archive, path)
-        saved = _SavedWeights(archive, _weight_shapes(archive, path))
-        model = _rebuild(config, objects, saved, path)
-        saved.finish(model, path)
+        return _read(f, size, path, compile, objects)
+
+
+def _read(f: IO[bytes], size: int, path: Path, compile: bool, objects: Dict[str, Any]) -> Any:
+    archive = Npz(f, size, str(path), "fastnn model file")
+    config = _read_description(archive, path)
+    saved = _SavedWeights(archive, _weight_shapes(archive, path))
+    model = _rebuild(config, objects, saved, path)
+    saved.finish(model, path)
     if compile and "compile" in config:
         _compile(model, config["compile"], objects, path)
     return model
