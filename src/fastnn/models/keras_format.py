@@ -46,7 +46,7 @@ import numpy as np
 
 from .. import __version__ as fastnn_version
 from .. import regularizers
-from .._safe_read import Npz, check_shape, fill, open_regular
+from .._safe_read import Npz, check_shape, fill
 from ..autograd import Variable
 from ..layers import (
     Activation,
@@ -65,7 +65,8 @@ from ..layers.base import WEIGHT_KINDS, Layer, weights_from_file
 from ..layers.node import KerasTensor, Node
 from ..optimizers import SGD, Adagrad, Adam, RMSprop
 from .functional import Functional
-from .saving import KERAS_FORMAT, MODEL_CLASSES, _compile, _names, write_atomically
+from .saving import (KERAS_FORMAT, MODEL_CLASSES, _compile, _names, open_model_file,
+                     write_atomically)
 from .sequential import Sequential
 
 __all__ = ["load_keras", "save_keras"]
@@ -806,10 +807,7 @@ def load_keras(filepath: PathArg, compile: bool = True,
     path = Path(filepath)
     where = str(path)
     objects = dict(custom_objects or {})
-    try:
-        f, size = open_regular(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No such model file: {path}") from None
+    f, size = open_model_file(path)
     with f:
         archive = Npz(f, size, where, "Keras model file")
         config = _read_json(archive, _CONFIG, where)

@@ -215,8 +215,8 @@ class Model(Trainer, Layer):
     def export(self, filepath: Union[str, os.PathLike[str]], format: str = "onnx",
                opset: Optional[int] = None) -> None:
         """Writes the model for serving, as Keras' ``model.export``: an ONNX file of what
-        ``model.predict(x)`` computes, for ONNX Runtime (``onnxruntime.InferenceSession(filepath)``),
-        written atomically. Keras' default format, a TensorFlow SavedModel, needs TensorFlow:
+        ``model.predict(x)`` computes, for ONNX Runtime
+        (``onnxruntime.InferenceSession(filepath)``), written atomically. Keras' default format, a TensorFlow SavedModel, needs TensorFlow:
         fastnn writes ONNX only, so ONNX is the default here.
 
         Needs the ``onnx`` package: ``pip install "fastnn[onnx]"``.

@@ -324,13 +324,17 @@ def load_model(filepath: Union[str, os.PathLike[str]], compile: bool = True,
     if is_keras_path(filepath):
         return KERAS_FORMAT["load"](filepath, compile, custom_objects)
     path = Path(filepath)
-    objects = dict(custom_objects or {})
+    f, size = open_model_file(path)
+    with f:
+        return _read(f, size, path, compile, dict(custom_objects or {}))
+
+
+def open_model_file(path: Path) -> Tuple[IO[bytes], int]:
+    """A model file opened for reading, if it is a regular one, and its size."""
     try:
-        f, size = open_regular(path)
+        return open_regular(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"No such model file: {path}") from None
-    with f:
-        return _read(f, size, path, compile, objects)
 
 
 def _read(f: IO[bytes], size: int, path: Path, compile: bool, objects: Dict[str, Any]) -> Any:
