@@ -70,26 +70,29 @@ def test_fastnn_arch_caps_the_kernel_path():
         rng = np.random.default_rng(0)
         a = rng.standard_normal((37, 300)).astype(np.float32)
         b = rng.standard_normal((300, 45)).astype(np.float32)
-        print(_C.arch(), _C.gemm_kernel())
+        print(_C.arch(), _C.gemm_kernel(), _C.bf16_gemm_kernel())
         err = np.abs(fastnn.ops.matmul(a, b) - a.astype(np.float64) @ b).max()
         print(err < 1e-3)
     """
-    best = ("avx512" if _C.cpu_supports_avx512()
+    best = ("avx512_bf16" if _C.cpu_supports_avx512_bf16()
+            else "avx512" if _C.cpu_supports_avx512()
             else "avx2" if _C.cpu_supports_avx2_fma() else "generic")
-    kernel = {"avx512": "sgemm_avx512_6x32", "avx2": "sgemm_avx2_6x16", "generic": "sgemm_ref_6x16"}
-    levels = ["generic", "avx2", "avx512"]
-    for requested in ["generic", "avx2", "avx512", "auto"]:
+    kernel = {"avx512_bf16": "sgemm_avx512_6x32", "avx512": "sgemm_avx512_6x32",
+              "avx2": "sgemm_avx2_6x16", "generic": "sgemm_ref_6x16"}
+    levels = ["generic", "avx2", "avx512", "avx512_bf16"]
+    for requested in levels + ["auto"]:
         r = run_python(code, FASTNN_ARCH=requested)
         assert r.returncode == 0, r.stderr
         cap = len(levels) if requested == "auto" else levels.index(requested) + 1
         expected = levels[min(levels.index(best), cap - 1)]
-        assert r.stdout.split() == [expected, kernel[expected], "True"], requested
+        bf16 = "sbgemm_avx512bf16_6x32" if expected == "avx512_bf16" else "sbgemm_ref_6x16"
+        assert r.stdout.split() == [expected, kernel[expected], bf16, "True"], requested
 
 
 def test_unknown_arch_is_a_clear_error():
     r = run_python("import fastnn", FASTNN_ARCH="sse9")
     assert r.returncode != 0
-    assert "FASTNN_ARCH must be one of auto, avx512, avx2, generic" in r.stderr
+    assert "FASTNN_ARCH must be one of auto, avx512_bf16, avx512, avx2, generic" in r.stderr
 
 
 def test_thread_count_from_environment():

@@ -19,8 +19,9 @@ _install_threadpoolctl(__version__)
 
 # The Keras-style modules load on first use (``fastnn.losses``, ``fastnn.models``, ...), so
 # ``import fastnn`` stays quick while ``fastnn.<module>`` works without its own import line.
-_SUBMODULES = ["activations", "callbacks", "datasets", "initializers", "layers", "losses",
-               "metrics", "models", "optimizers", "regularizers", "testing", "utils", "wrappers"]
+_SUBMODULES = ["activations", "callbacks", "config", "datasets", "dtype_policies", "initializers",
+               "layers", "losses", "metrics", "mixed_precision", "models", "optimizers",
+               "regularizers", "testing", "utils", "wrappers"]
 
 __all__ = ["ops", "autograd", *_SUBMODULES, "show_config", "set_num_threads", "get_num_threads",
            "share_blas_threads", "MAX_THREADS",

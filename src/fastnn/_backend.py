@@ -82,10 +82,23 @@ def _overlaps(out: np.ndarray, *inputs: np.ndarray) -> bool:
 
 # ---- matmul ---------------------------------------------------------------------------------
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: Any, what: str) -> bool:
+    """Whether precision asks for bfloat16 GEMMs; anything but the two names is an error."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{what}: precision must be 'float32' or 'bfloat16'. Received: "
+                         f"precision={precision!r}")
+    return bool(precision == "bfloat16")
+
+
 def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None, trans_a: bool = False,
-           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+           precision: str = "float32") -> np.ndarray:
     """``alpha * op(a) @ op(b) + beta * out``; an N-d ``a`` times a 2-d (or 1-d) ``b`` follows
     ``np.dot``."""
+    bf16 = check_precision(precision, "matmul")
     a = as_float32(a, "a")
     b = as_float32(b, "b")
     if beta != 0.0 and out is None:
@@ -119,7 +132,7 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None, trans_a: bool = Fal
 
     if out is None:
         c = np.empty((m, n), dtype=np.float32)
-        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, 0.0)
+        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, 0.0, bf16)
         return c if c.shape == result_shape else c.reshape(result_shape)
 
     check_out(out, result_shape)
@@ -127,10 +140,10 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None, trans_a: bool = Fal
     if np.may_share_memory(out, a) or np.may_share_memory(out, b):
         # The kernel reads a and b while writing out: compute into a copy first.
         tmp = c.copy() if beta != 0.0 else np.empty_like(c)
-        _C.sgemm(a2, b2, tmp, trans_a, trans_b, alpha, beta)
+        _C.sgemm(a2, b2, tmp, trans_a, trans_b, alpha, beta, bf16)
         c[...] = tmp
     else:
-        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, beta)
+        _C.sgemm(a2, b2, c, trans_a, trans_b, alpha, beta, bf16)
     return out
 
 
@@ -498,9 +511,10 @@ def _rows(x2: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x2)
 
 
-def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
+def dense(x: Any, kernel: Any, bias: Any, activation: str, bf16: bool = False) -> np.ndarray:
     """``activation(x @ kernel + bias)`` through the C++ dense kernel; x (..., D), or
-    SparseRows (B, D)."""
+    SparseRows (B, D) (multiplied in float32 whatever bf16 says: only its non-zeros are
+    read). bf16: the GEMM on bfloat16 operands."""
     sparse = isinstance(x, SparseRows)
     if not sparse:
         x = as_float32(x, "x")
@@ -523,14 +537,14 @@ def dense(x: Any, kernel: Any, bias: Any, activation: str) -> np.ndarray:
         return y
     x2 = _rows(x.reshape(math.prod(x.shape[:-1]), d) if x.ndim != 2 else x)
     y = np.empty((x2.shape[0], u), np.float32)
-    _C.dense_forward(x2, kernel, b, y, DENSE_ACTIVATIONS[activation])
+    _C.dense_forward(x2, kernel, b, y, DENSE_ACTIVATIONS[activation], bf16)
     return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (u,))
 
 
-def dense_backward(dz: np.ndarray, x: Any, kernel: np.ndarray, want_x: bool,
-                   want_w: bool, want_b: bool) -> Tuple[Optional[np.ndarray], ...]:
+def dense_backward(dz: np.ndarray, x: Any, kernel: np.ndarray, want_x: bool, want_w: bool,
+                   want_b: bool, bf16: bool = False) -> Tuple[Optional[np.ndarray], ...]:
     """(dx, dkernel, dbias) from dz, the gradient w.r.t. ``x @ kernel + bias`` (None where not
-    wanted; always for SparseRows x, which is data)."""
+    wanted; always for SparseRows x, which is data); bf16 as for dense."""
     d, u = kernel.shape
     if isinstance(x, SparseRows):
         dw = np.empty((d, u), np.float32) if want_w else None
@@ -543,7 +557,7 @@ def dense_backward(dz: np.ndarray, x: Any, kernel: np.ndarray, want_x: bool,
     dx = np.empty(x2.shape, np.float32) if want_x else None
     dw = np.empty((d, u), np.float32) if want_w else None
     db = np.empty(u, np.float32) if want_b else None
-    _C.dense_backward(dz2, x2, np.ascontiguousarray(kernel), dx, dw, db)
+    _C.dense_backward(dz2, x2, np.ascontiguousarray(kernel), dx, dw, db, bf16)
     return (None if dx is None else dx.reshape(x.shape)), dw, db
 
 

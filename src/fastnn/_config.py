@@ -8,9 +8,9 @@ import sys
 import warnings
 from typing import List
 
-from . import _C
+from . import _C, dtype_policies
 
-_VALID_ARCH = ("auto", "avx512", "avx2", "generic")
+_VALID_ARCH = ("auto", "avx512_bf16", "avx512", "avx2", "generic")
 
 _arch_env = os.environ.get("FASTNN_ARCH", "auto") or "auto"
 if _arch_env not in _VALID_ARCH:
@@ -129,8 +129,13 @@ def show_config() -> None:
     lines = [
         f"fastnn {sys.modules['fastnn'].__version__}",
         f"  kernel path      : {_C.arch()} (FASTNN_ARCH={_arch_env}; CPU has "
-        f"AVX2+FMA: {_C.cpu_supports_avx2_fma()}, AVX-512: {_C.cpu_supports_avx512()})",
+        f"AVX2+FMA: {_C.cpu_supports_avx2_fma()}, AVX-512: {_C.cpu_supports_avx512()}, "
+        f"AVX512-BF16: {_C.cpu_supports_avx512_bf16()})",
         f"  gemm micro-kernel: {_C.gemm_kernel()}",
+        f"  bfloat16 gemm    : {_C.bf16_gemm_kernel()} (CPU has AVX512-BF16: "
+        f"{_C.cpu_supports_avx512_bf16()})",
+        f"  dtype policy     : {dtype_policies.dtype_policy().name} "
+        f"(config.set_dtype_policy)",
         f"  gemm blocking    : {_blocking()}",
         f"  caches           : {_caches()}",
         f"  threads          : {_C.get_num_threads()} (CPUs available: {_C.available_cpus()})",

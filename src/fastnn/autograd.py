@@ -624,13 +624,13 @@ def absolute(x: Any) -> Tensor:
 
 
 def matmul(a: Any, b: Any, out: Any = None, trans_a: bool = False, trans_b: bool = False,
-           alpha: float = 1.0, beta: float = 0.0) -> Tensor:
-    """``alpha * op(a) @ op(b)``, recorded."""
+           alpha: float = 1.0, beta: float = 0.0, precision: str = "float32") -> Tensor:
+    """``alpha * op(a) @ op(b)``, recorded; the gradients' GEMMs in the same precision."""
     _no_out(out, "matmul")
     if beta != 0.0:
         raise ValueError("matmul: beta needs out=, which takes numpy arrays only")
     av, bv = _array(a, "a"), _array(b, "b")
-    value = B.matmul(av, bv, trans_a=trans_a, trans_b=trans_b, alpha=alpha)
+    value = B.matmul(av, bv, trans_a=trans_a, trans_b=trans_b, alpha=alpha, precision=precision)
 
     def grads(g: np.ndarray) -> Grads:
         # C = alpha op(A) op(B): dop(A) = alpha G op(B)^T, dop(B) = alpha op(A)^T G, with the
@@ -638,26 +638,27 @@ def matmul(a: Any, b: Any, out: Any = None, trans_a: bool = False, trans_b: bool
         a2 = av if av.ndim == 2 else av.reshape(math.prod(av.shape[:-1]), av.shape[-1])
         b2 = bv if bv.ndim == 2 else bv.reshape(-1, 1)
         g2 = g if g.ndim == 2 and av.ndim == 2 else g.reshape(a2.shape[0], b2.shape[1])
+        p = precision
         if trans_a:
-            ga = B.matmul(b2, g2, trans_a=trans_b, trans_b=True, alpha=alpha)
+            ga = B.matmul(b2, g2, trans_a=trans_b, trans_b=True, alpha=alpha, precision=p)
         else:
-            ga = B.matmul(g2, b2, trans_b=not trans_b, alpha=alpha)
+            ga = B.matmul(g2, b2, trans_b=not trans_b, alpha=alpha, precision=p)
         if trans_b:
-            gb = B.matmul(g2, a2, trans_a=True, trans_b=trans_a, alpha=alpha)
+            gb = B.matmul(g2, a2, trans_a=True, trans_b=trans_a, alpha=alpha, precision=p)
         else:
-            gb = B.matmul(a2, g2, trans_a=not trans_a, alpha=alpha)
+            gb = B.matmul(a2, g2, trans_a=not trans_a, alpha=alpha, precision=p)
         return ga.reshape(av.shape), gb.reshape(bv.shape)
     return _result(value, (a, b), grads)
 
 
-def dense(x: Any, kernel: Any, bias: Any, activation: str) -> Tensor:
+def dense(x: Any, kernel: Any, bias: Any, activation: str, bf16: bool = False) -> Tensor:
     """``activation(x @ kernel + bias)`` by the C++ dense pair: forward with the bias and the
     activation in the GEMM's epilogue, backward as dense_backward after the activation's
-    derivative."""
+    derivative; bf16: every GEMM on bfloat16 operands."""
     xv = x if isinstance(x, B.SparseRows) else _array(x, "x")
     kv = _array(kernel, "kernel")
     bv = None if bias is None else _array(bias, "bias")
-    y = B.dense(xv, kv, bv, activation)
+    y = B.dense(xv, kv, bv, activation, bf16)
     act_grad = B.ACTIVATION_GRAD.get(activation)
     # Which gradients some recording tape wants, decided now (as the tapes decide what to
     # record): a frozen kernel or a batch of data gets no GEMM.
@@ -666,7 +667,7 @@ def dense(x: Any, kernel: Any, bias: Any, activation: str) -> Tensor:
 
     def grads(g: np.ndarray) -> Grads:
         dz = g if act_grad is None else B.binary(act_grad, "activation gradient", g, y)
-        return B.dense_backward(dz, xv, kv, want[0], want[1], want[2] and bv is not None)
+        return B.dense_backward(dz, xv, kv, want[0], want[1], want[2] and bv is not None, bf16)
     return _result(y, (x, kernel, bias), grads)
 
 

@@ -43,13 +43,16 @@ __all__ += ["matmul"]
 
 @overload
 def matmul(a: Tensor, b: TensorLike, *, out: None = None, trans_a: bool = False,
-           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> Tensor: ...
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+           precision: str = "float32") -> Tensor: ...
 @overload
 def matmul(a: TensorLike, b: Tensor, *, out: None = None, trans_a: bool = False,
-           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> Tensor: ...
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+           precision: str = "float32") -> Tensor: ...
 @overload
 def matmul(a: ArrayLike, b: ArrayLike, *, out: Optional[np.ndarray] = None, trans_a: bool = False,
-           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray: ...
+           trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+           precision: str = "float32") -> np.ndarray: ...
 def matmul(
     a: TensorLike,
     b: TensorLike,
@@ -59,6 +62,7 @@ def matmul(
     trans_b: bool = False,
     alpha: float = 1.0,
     beta: float = 0.0,
+    precision: str = "float32",
 ) -> ArrayOrTensor:
     """General matrix product ``alpha * op(a) @ op(b) + beta * out`` (a float32 GEMM).
 
@@ -73,18 +77,23 @@ def matmul(
             the C of ``alpha * A @ B + beta * C``. Numpy inputs only. Defaults to None.
         trans_a, trans_b: use the transpose of ``a`` / ``b`` (2-d operands only). Default False.
         alpha, beta: scalars of the GEMM, default 1.0 and 0.0. ``beta`` needs ``out``.
+        precision: 'float32' (the default), or 'bfloat16': a and b rounded to bfloat16 (round to
+            nearest even), the products accumulated in float32, as under the mixed_bfloat16
+            policy (``dtype_policies``); the result is float32 and the same on every CPU. A
+            Tensor's gradients are then bfloat16 GEMMs too.
 
     Returns:
         The float32 product (``out`` itself when given), or a Tensor when ``a`` or ``b`` is a
         Tensor or Variable.
 
     Raises:
-        ValueError: mismatched inner dimensions, wrong ndim, ``beta`` without ``out``, bad ``out``.
+        ValueError: mismatched inner dimensions, wrong ndim, ``beta`` without ``out``, bad
+            ``out``, another precision.
         TypeError: non-numeric inputs or an ``out`` that is not float32.
     """
     if isinstance(a, _Tensor) or isinstance(b, _Tensor):
-        return _autograd.matmul(a, b, out, trans_a, trans_b, alpha, beta)
-    return _B.matmul(a, b, out, trans_a, trans_b, alpha, beta)
+        return _autograd.matmul(a, b, out, trans_a, trans_b, alpha, beta, precision)
+    return _B.matmul(a, b, out, trans_a, trans_b, alpha, beta, precision)
 
 
 # ---- element-wise ---------------------------------------------------------------------------
@@ -624,15 +633,15 @@ __all__ += ["dense", "dropout", "concatenate", "abs"]
 
 @overload
 def dense(x: Tensor, kernel: TensorLike, bias: Optional[TensorLike] = None,
-          activation: Optional[str] = None) -> Tensor: ...
+          activation: Optional[str] = None, precision: str = "float32") -> Tensor: ...
 @overload
 def dense(x: TensorLike, kernel: Tensor, bias: Optional[TensorLike] = None,
-          activation: Optional[str] = None) -> Tensor: ...
+          activation: Optional[str] = None, precision: str = "float32") -> Tensor: ...
 @overload
 def dense(x: ArrayLike, kernel: ArrayLike, bias: Optional[ArrayLike] = None,
-          activation: Optional[str] = None) -> np.ndarray: ...
+          activation: Optional[str] = None, precision: str = "float32") -> np.ndarray: ...
 def dense(x: TensorLike, kernel: TensorLike, bias: Optional[TensorLike] = None,
-          activation: Optional[str] = None) -> ArrayOrTensor:
+          activation: Optional[str] = None, precision: str = "float32") -> ArrayOrTensor:
     """``activation(x @ kernel + bias)`` in one C++ call: the bias and the activation run in the
     GEMM's epilogue. This is what ``layers.Dense`` computes, and the kernel pair (forward and
     backward) that a compiled model runs.
@@ -642,6 +651,9 @@ def dense(x: TensorLike, kernel: TensorLike, bias: Optional[TensorLike] = None,
         kernel: the (d, units) weights.
         bias: the (units,) bias, or None (default) for none.
         activation: 'linear' (or None, the default), 'relu', 'sigmoid' or 'tanh'.
+        precision: the GEMMs' (forward and backward), as for ``matmul``: 'float32' (default)
+            or 'bfloat16' (what a Dense layer under mixed_bfloat16 uses). A sparse x is
+            multiplied in float32 either way.
 
     Returns:
         float32 of shape (..., units); a Tensor when an input is a Tensor or Variable, whose
@@ -650,16 +662,17 @@ def dense(x: TensorLike, kernel: TensorLike, bias: Optional[TensorLike] = None,
 
     Raises:
         ValueError: a kernel that is not 2-d or does not match x's last axis, a bias of the
-            wrong shape, or another activation.
+            wrong shape, or another activation or precision.
         TypeError: non-numeric input.
     """
     act = "linear" if activation is None else activation
     if act not in _B.DENSE_ACTIVATIONS:
         raise ValueError(f"dense: activation must be one of {', '.join(_B.DENSE_ACTIVATIONS)} "
                          f"(apply softmax after); received {activation!r}")
+    bf16 = _B.check_precision(precision, "dense")
     if isinstance(x, _Tensor) or isinstance(kernel, _Tensor) or isinstance(bias, _Tensor):
-        return _autograd.dense(x, kernel, bias, act)
-    return _B.dense(x, kernel, bias, act)
+        return _autograd.dense(x, kernel, bias, act, bf16)
+    return _B.dense(x, kernel, bias, act, bf16)
 
 
 def dropout(x: TensorLike, rate: float, seed: int, counter: int = 0) -> ArrayOrTensor:

@@ -90,8 +90,8 @@ def test_program_widths_that_overflow_are_refused():
 
     params = np.zeros(4, np.float32)
     grads = np.zeros(4, np.float32)
-    dense = (_C.StepKind.dense, [0], 1, -1, _C.Activation.linear, 0, -1, True, 0.0, None)
-    inp = (_C.StepKind.input, [], 0, 0, _C.Activation.linear, -1, -1, False, 0.0, None)
+    dense = (_C.StepKind.dense, [0], 1, -1, _C.Activation.linear, 0, -1, True, 0.0, None, False)
+    inp = (_C.StepKind.input, [], 0, 0, _C.Activation.linear, -1, -1, False, 0.0, None, False)
     out = [(1, _C.Activation.linear, _C.LossKind.mse, 1.0, _C.MetricKind.none)]
     with pytest.raises(ValueError, match=r"width in \[1, 2\*\*31\)"):
         _C.Program(params, grads, [2**32, 2**32], [inp, dense], out, [], None)

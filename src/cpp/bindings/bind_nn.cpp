@@ -98,7 +98,7 @@ float* c_float(const py::object& obj, std::initializer_list<int64_t> shape, cons
 
 // y = act(x w + b) for x (B, D), w (D, U), b (U,) or None, y (B, U).
 void dense_forward_binding(const py::array& x, const py::array& w, const py::object& b, py::array& y,
-                           Activation act) {
+                           Activation act, bool bf16) {
     const Strided2D W = strided_2d(w, "kernel");
     if (W.rs != W.cols || W.cs != 1) throw py::value_error("kernel must be C-contiguous");
     const Strided2D X = rows_of(x, "x", W.rows);
@@ -108,7 +108,8 @@ void dense_forward_binding(const py::array& x, const py::array& w, const py::obj
     const UnaryOp a = dense_act(act);
     const double B = static_cast<double>(X.rows), D = static_cast<double>(W.rows), U = static_cast<double>(W.cols);
     run_kernel(estimated_seconds(2 * B * D * U, B * D + D * U + B * U),
-               [&] { dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a); });
+               [&] { dense_forward(out, X.data, X.rs, W.data, bias, X.rows, W.rows, W.cols, a,
+                                   precision_of(bf16)); });
 }
 
 // y = act(x w + b) for a sparse x (indptr, indices, data) of D = w's rows columns.
@@ -146,7 +147,8 @@ void dense_backward_sparse_binding(const py::array& dz, const py::object& x, con
 
 // dx (B, D), dw (D, U), db (U,), each optional, from dz (B, U), x (B, D) and w (D, U).
 void dense_backward_binding(const py::array& dz, const py::array& x, const py::array& w,
-                            const py::object& dx, const py::object& dw, const py::object& db) {
+                            const py::object& dx, const py::object& dw, const py::object& db,
+                            bool bf16) {
     const Strided2D W = strided_2d(w, "kernel");
     if (W.rs != W.cols || W.cs != 1) throw py::value_error("kernel must be C-contiguous");
     const Strided2D X = rows_of(x, "x", W.rows);
@@ -159,7 +161,8 @@ void dense_backward_binding(const py::array& dz, const py::array& x, const py::a
     grads.db = c_float(db, {W.cols}, "db");
     const double B = static_cast<double>(X.rows), D = static_cast<double>(W.rows), U = static_cast<double>(W.cols);
     run_kernel(estimated_seconds(4 * B * D * U, 2 * (B * D + D * U + B * U)),
-               [&] { dense_backward(grads, g, X.data, X.rs, W.data, X.rows, W.rows, W.cols); });
+               [&] { dense_backward(grads, g, X.data, X.rs, W.data, X.rows, W.rows, W.cols,
+                                    precision_of(bf16)); });
 }
 
 // y = x * mask over a C-contiguous x (row-major index: the same mask as the program's for the
@@ -187,7 +190,7 @@ void dropout_backward_binding(const py::array& dy, const py::array& mask, py::ar
 }
 
 using StepSpec = std::tuple<StepKind, std::vector<int>, int, int, Activation, int64_t, int64_t,
-                            bool, double, py::object>;
+                            bool, double, py::object, bool>;
 using OutputSpec = std::tuple<int, Activation, LossKind, double, MetricKind>;
 using RegularizerSpec = std::tuple<int64_t, int64_t, double, double>;
 using OptimizerSpec = std::tuple<OptimizerKind, py::object, py::object, bool>;
@@ -300,7 +303,7 @@ public:
         float* p = flat(params_, "params");
         float* g = flat(grads_, "grads");
         std::vector<ProgramStep> st;
-        for (const auto& [kind, in, out, input, act, w, b, trainable, rate, state] : steps) {
+        for (const auto& [kind, in, out, input, act, w, b, trainable, rate, state, bf16] : steps) {
             ProgramStep s;
             s.kind = kind;
             s.in = in;
@@ -311,6 +314,7 @@ public:
             s.b = b;
             s.trainable = trainable;
             s.rate = static_cast<float>(rate);
+            s.precision = bf16 ? GemmPrecision::bfloat16 : GemmPrecision::float32;
             if (kind == StepKind::dropout) {
                 if (!py::isinstance<py::array_t<uint64_t>>(state))
                     throw py::type_error("a dropout step needs a uint64 state array");
@@ -665,14 +669,15 @@ void init_nn(py::module_& m) {
         .value("adagrad", OptimizerKind::adagrad).value("adam", OptimizerKind::adam);
 
     m.def("dense_forward", &dense_forward_binding, py::arg("x"), py::arg("kernel"), py::arg("bias"),
-          py::arg("y"), py::arg("activation"),
+          py::arg("y"), py::arg("activation"), py::arg("bf16") = false,
           "y = activation(x @ kernel + bias): x (B, D) with contiguous rows, kernel (D, U) and "
           "bias (U,) or None C-contiguous, y (B, U); the bias and the activation (linear, relu, "
-          "sigmoid, tanh) in the GEMM's epilogue.");
+          "sigmoid, tanh) in the GEMM's epilogue; bf16: the GEMM on bfloat16 operands.");
     m.def("dense_backward", &dense_backward_binding, py::arg("dz"), py::arg("x"), py::arg("kernel"),
-          py::arg("dx"), py::arg("dw"), py::arg("db"),
+          py::arg("dx"), py::arg("dw"), py::arg("db"), py::arg("bf16") = false,
           "From dz (B, U), the gradient w.r.t. x @ kernel + bias: dx = dz kernel^T (B, D), "
-          "dw = x^T dz (D, U), db = the column sums of dz (U,); each written when not None.");
+          "dw = x^T dz (D, U), db = the column sums of dz (U,); each written when not None; "
+          "bf16: the GEMMs on bfloat16 operands.");
     m.def("dense_forward_sparse", &dense_forward_sparse_binding, py::arg("x"), py::arg("kernel"),
           py::arg("bias"), py::arg("y"), py::arg("activation"),
           "dense_forward for a sparse x, the tuple (indptr int64, indices int32, data float32) of a "

@@ -15,7 +15,7 @@ using namespace fastnn;
 namespace {
 
 void sgemm_binding(const py::array& a, const py::array& b, py::array& c, bool trans_a,
-                   bool trans_b, float alpha, float beta) {
+                   bool trans_b, float alpha, float beta, bool bf16) {
     Strided2D A = strided_2d(a, "a"), B = strided_2d(b, "b");
     if (trans_a) { std::swap(A.rows, A.cols); std::swap(A.rs, A.cs); }
     if (trans_b) { std::swap(B.rows, B.cols); std::swap(B.rs, B.cs); }
@@ -26,7 +26,8 @@ void sgemm_binding(const py::array& a, const py::array& b, py::array& c, bool tr
     float* C = output_ptr(c, {A.rows, B.cols}, "out");
     const double m = static_cast<double>(A.rows), n = static_cast<double>(B.cols), k = static_cast<double>(A.cols);
     run_kernel(estimated_seconds(2 * m * n * k, m * k + k * n + m * n), [&] {
-        sgemm(A.rows, B.cols, A.cols, alpha, A.data, A.rs, A.cs, B.data, B.rs, B.cs, beta, C, B.cols);
+        sgemm(A.rows, B.cols, A.cols, alpha, A.data, A.rs, A.cs, B.data, B.rs, B.cs, beta, C, B.cols,
+              nullptr, precision_of(bf16));
     });
 }
 
@@ -138,8 +139,9 @@ void init_ops(py::module_& m) {
     // ---- GEMM ----
     m.def("sgemm", &sgemm_binding, py::arg("a"), py::arg("b"), py::arg("out"),
           py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("beta"),
+          py::arg("bf16") = false,
           "out = alpha * op(a) @ op(b) + beta * out; a, b float32 2-d (any strides); out float32 "
-          "C-contiguous.");
+          "C-contiguous; bf16: a and b rounded to bfloat16, products accumulated in float32.");
 
     // ---- element-wise ----
     m.def("binary", &binary_binding, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out"),

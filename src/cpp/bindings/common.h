@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "../kernels/broadcast.h"
+#include "../kernels/gemm.h"
 #include "calls.h"
 
 namespace fastnn_bindings {
@@ -47,6 +48,10 @@ inline std::string shape_str(const py::array& a) {
         if (a.ndim() == 1 || i + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
     }
     return s + ")";
+}
+
+inline fastnn::GemmPrecision precision_of(bool bf16) {
+    return bf16 ? fastnn::GemmPrecision::bfloat16 : fastnn::GemmPrecision::float32;
 }
 
 // Whether d is T's dtype. numpy may hold several equal dtype objects (an unpickled array, as

@@ -73,6 +73,9 @@ PYBIND11_MODULE(_C, m) {
     m.def("cpu_supports_avx2_fma", &cpu_supports_avx2_fma);
     m.def("cpu_supports_avx512", &cpu_supports_avx512);
     m.def("gemm_kernel", [] { return std::string(sgemm_kernel_name()); });
+    m.def("bf16_gemm_kernel", [] { return std::string(sbgemm_kernel_name()); },
+          "The bfloat16 GEMM's micro-kernel: sbgemm_avx512bf16_6x32, or the portable one.");
+    m.def("cpu_supports_avx512_bf16", &cpu_supports_avx512_bf16);
     m.def("gemm_blocking", [] {
         const GemmBlocking b = sgemm_blocking();
         py::dict d;

@@ -24,6 +24,10 @@ constexpr int64_t GEMM_KC = 256;
 constexpr int64_t GEMM_KC_AVX512 = 384;
 constexpr int64_t GEMM_KC_MAX = 384;
 constexpr int64_t GEMM_NC = 4064;  // a multiple of both tile widths
+// The bfloat16 GEMM's K block, on every path (the sum of each block is one chain of VDPBF16PS
+// steps, so the portable path must cut K at the same places to give the same bits): a 32-wide
+// micro-panel of B is then 32 KiB, as the float32 AVX2 panel of 256 x 16.
+constexpr int64_t GEMM_KC_BF16 = 512;
 // With AVX2, GEMMs this narrow (and with K at least GEMM_SMALL_N_MIN_K) use the small-N kernel.
 constexpr int64_t GEMM_SMALL_N_MAX = 12;
 constexpr int64_t GEMM_SMALL_N_MIN_K = 32;

@@ -22,6 +22,7 @@ namespace {
 struct CpuFeatures {
     bool avx2_fma = false;
     bool avx512f = false;
+    bool avx512_bf16 = false;
 };
 
 #if defined(FASTNN_DETECT_CPUID)
@@ -42,6 +43,8 @@ CpuFeatures detect_features() {
     const bool avx2 = (r[1] >> 5) & 1, avx512f = (r[1] >> 16) & 1;
     f.avx2_fma = os_ymm && avx2 && fma;
     f.avx512f = f.avx2_fma && os_zmm && avx512f;
+    __cpuidex(r, 7, 1);
+    f.avx512_bf16 = f.avx512f && ((r[0] >> 5) & 1);
     return f;
 }
 #else
@@ -56,7 +59,7 @@ CpuFeatures detect_features() {
     CpuFeatures f;
     f.avx2_fma = sysctl_flag("hw.optional.avx2_0") && sysctl_flag("hw.optional.fma");
     f.avx512f = f.avx2_fma && sysctl_flag("hw.optional.avx512f");
-    return f;
+    return f;  // no Mac has had AVX512-BF16
 }
 #endif
 
@@ -90,13 +93,27 @@ bool cpu_supports_avx512() {
 #endif
 }
 
+bool cpu_supports_avx512_bf16() {
+#if defined(FASTNN_HAVE_AVX512_BF16) && defined(FASTNN_DETECT_CPUID)
+    return features().avx512_bf16;
+#elif defined(FASTNN_HAVE_AVX512_BF16) && !defined(FASTNN_DETECT_SYSCTL) && \
+    (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return cpu_supports_avx512() && __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
 static Arch choose_arch() {
-    Arch best = cpu_supports_avx512() ? Arch::avx512
+    Arch best = cpu_supports_avx512_bf16() ? Arch::avx512_bf16
+              : cpu_supports_avx512() ? Arch::avx512
               : cpu_supports_avx2_fma() ? Arch::avx2 : Arch::generic;
     const char* env = std::getenv("FASTNN_ARCH");
-    Arch cap = Arch::avx512;
+    Arch cap = Arch::avx512_bf16;
     if (env && std::strcmp(env, "generic") == 0) cap = Arch::generic;
     if (env && std::strcmp(env, "avx2") == 0) cap = Arch::avx2;
+    if (env && std::strcmp(env, "avx512") == 0) cap = Arch::avx512;
     return best < cap ? best : cap;
 }
 
@@ -107,6 +124,7 @@ Arch active_arch() {
 
 const char* arch_name(Arch arch) {
     switch (arch) {
+        case Arch::avx512_bf16: return "avx512_bf16";
         case Arch::avx512: return "avx512";
         case Arch::avx2: return "avx2";
         default: return "generic";

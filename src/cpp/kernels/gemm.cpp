@@ -1,6 +1,7 @@
 // The GEMM driver: BLIS's loops around the micro-kernel, per-thread packing buffers, threading.
 #include "gemm.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "cache.h"
@@ -50,6 +51,9 @@ void apply_epilogue(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int6
 struct Workspace {
     float* a(int64_t n) { return a_.get(n); }
     float* b(int64_t n) { return b_.get(n); }
+    // The same buffers holding n bfloat16 values (the two precisions never share a call).
+    uint16_t* a16(int64_t n) { return reinterpret_cast<uint16_t*>(a_.get((n + 1) / 2)); }
+    uint16_t* b16(int64_t n) { return reinterpret_cast<uint16_t*>(b_.get((n + 1) / 2)); }
     alignas(64) float tile[MR * GEMM_NR_MAX];  // partial C tiles
     alignas(64) float a_edge[MR * GEMM_KC_MAX];  // the last, partial MR rows of an unpacked A
 
@@ -61,7 +65,7 @@ thread_local Workspace workspace;
 
 GemmUkernel choose_ukernel() {
 #ifdef FASTNN_HAVE_AVX512
-    if (active_arch() == Arch::avx512)
+    if (active_arch() >= Arch::avx512)
         return {"sgemm_avx512_6x32", sgemm_avx512_6x32, GEMM_NR_AVX512, GEMM_KC_AVX512, 0,
                 sgemm_small_m_avx512, GEMM_SMALL_M_MAX, GEMM_SMALL_M_MAX_L2};
 #endif
@@ -85,6 +89,27 @@ GemmUkernel with_blocking(GemmUkernel k) {
 
 const GemmUkernel uk = with_blocking(choose_ukernel());
 const int64_t MC = uk.mc;
+
+struct Bf16Ukernel {
+    const char* name;
+    sbgemm_ukernel_fn fn;
+    sbgemm_pack_fn pack;
+    int64_t nr;
+    int64_t mc;  // an MC x KC block of A in bfloat16 takes a quarter of L2, as in float32
+};
+
+Bf16Ukernel choose_bf16_ukernel() {
+    const int64_t rows = cache_sizes().l2 / 4 / (GEMM_KC_BF16 * 2) / MR * MR;
+    const int64_t mc = rows < GEMM_MC_MIN ? GEMM_MC_MIN : rows > GEMM_MC_MAX ? GEMM_MC_MAX : rows;
+#ifdef FASTNN_HAVE_AVX512_BF16
+    if (active_arch() >= Arch::avx512_bf16)
+        return {"sbgemm_avx512bf16_6x32", sbgemm_avx512bf16_6x32, sbgemm_pack_avx512bf16,
+                GEMM_NR_AVX512, mc};
+#endif
+    return {"sbgemm_ref_6x16", sbgemm_ref_6x16, sbgemm_pack, GEMM_NR, mc};
+}
+
+const Bf16Ukernel bk = choose_bf16_ukernel();
 
 #ifdef FASTNN_HAVE_AVX2
 // Whatever the operands' layouts: the small-N kernel sums in its own order, so a GEMM must not
@@ -125,23 +150,27 @@ bool pack_a_block(const Operands& op, int64_t m) {
     return !(op.rsa == 1 || op.csa == 1) || m > MC;
 }
 
-// One MR x NR tile of C. Edge tiles are computed whole into a stack buffer and the valid part is
-// merged, so the micro-kernel only ever sees full tiles.
-inline void run_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b,
-                     float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
-                     Workspace& ws) {
-    if (mr == MR && nr == uk.nr) {
-        uk.fn(kc, a, rsa, csa, b, c, ldc, alpha, beta);
+// One MR x NR tile of C, tile(c, ldc, beta) computing a whole one. Edge tiles are computed whole
+// into a stack buffer and the valid part is merged, so the micro-kernel only ever sees full tiles.
+template <class Tile>
+inline void run_tile(const Tile& tile, int64_t NR, float* c, int64_t ldc, int64_t mr, int64_t nr,
+                     float beta, Workspace& ws) {
+    if (mr == MR && nr == NR) {
+        tile(c, ldc, beta);
         return;
     }
-    uk.fn(kc, a, rsa, csa, b, ws.tile, uk.nr, alpha, 0.0f);
+    tile(ws.tile, NR, 0.0f);
     for (int64_t i = 0; i < mr; ++i) {
-        const float* t = ws.tile + i * uk.nr;
+        const float* t = ws.tile + i * NR;
         float* ci = c + i * ldc;
+        // As a whole tile stores: beta * c + t in one rounding (t + c exactly so when beta = 1,
+        // the later K blocks' case), so an element's bits do not depend on the tile it falls in.
         if (beta == 0.0f) {
             for (int64_t j = 0; j < nr; ++j) ci[j] = t[j];
+        } else if (beta == 1.0f) {
+            for (int64_t j = 0; j < nr; ++j) ci[j] += t[j];
         } else {
-            for (int64_t j = 0; j < nr; ++j) ci[j] = t[j] + beta * ci[j];
+            for (int64_t j = 0; j < nr; ++j) ci[j] = std::fma(beta, ci[j], t[j]);
         }
     }
 }
@@ -172,15 +201,16 @@ void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_
             for (int64_t ir = 0; ir < mc; ir += MR) {
                 const int64_t mr = min64(MR, mc - ir);
                 float* c = op.C + (ic + ir) * op.ldc + jc + jr;
+                const float* a = ws.a_edge;
+                int64_t rsa = 1, csa = MR;
                 if (packed) {
-                    run_tile(kc, a_packed + (ir / MR) * kc * MR, 1, MR, b, c, op.ldc, mr, nr,
-                             op.alpha, beta, ws);
+                    a = a_packed + (ir / MR) * kc * MR;
                 } else if (ir < full_rows) {
-                    run_tile(kc, a_blk + ir * op.rsa, op.rsa, op.csa, b, c, op.ldc, mr, nr,
-                             op.alpha, beta, ws);
-                } else {
-                    run_tile(kc, ws.a_edge, 1, MR, b, c, op.ldc, mr, nr, op.alpha, beta, ws);
+                    a = a_blk + ir * op.rsa, rsa = op.rsa, csa = op.csa;
                 }
+                run_tile([&](float* ct, int64_t ldct, float bt) {
+                    uk.fn(kc, a, rsa, csa, b, ct, ldct, op.alpha, bt);
+                }, NR, c, op.ldc, mr, nr, beta, ws);
             }
         }
         if (last) apply_epilogue(op, ic, ic + mc, jc, jc + nc);
@@ -201,6 +231,68 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
             macro_kernel(op, m0, m1, pc, kc, jc, nc, b_packed, pc == 0 ? op.beta : 1.0f,
                          pc + kc >= op.K, ws);
         }
+    }
+}
+
+// The bfloat16 GEMM's loops 5 to 1, as sgemm_serial's and macro_kernel's: A is always packed,
+// since packing is where the operands become bfloat16, and K blocks are GEMM_KC_BF16 on every
+// path (bf16.h: the blocks are part of the result).
+void sbgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    Workspace& ws = workspace;
+    const int64_t kb = 2 * ceil_div(ceil_div(op.K, ceil_div(op.K, GEMM_KC_BF16)), 2);
+    const int64_t NR = bk.nr;
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        const int64_t nc = min64(NC, n1 - jc);
+        for (int64_t pc = 0; pc < op.K && !cancelled(); pc += kb) {
+            const int64_t kc = min64(kb, op.K - pc), kq = (kc + 1) / 2;
+            uint16_t* b_packed = ws.b16(ceil_div(nc, NR) * NR * 2 * kq);
+            bk.pack(kc, nc, op.B + pc * op.rsb + jc * op.csb, op.rsb, op.csb, NR, b_packed);
+            const float beta = pc == 0 ? op.beta : 1.0f;
+            for (int64_t ic = m0; ic < m1 && !cancelled(); ic += bk.mc) {
+                const int64_t mc = min64(bk.mc, m1 - ic);
+                uint16_t* a_packed = ws.a16(ceil_div(mc, MR) * MR * 2 * kq);
+                bk.pack(kc, mc, op.A + ic * op.rsa + pc * op.csa, op.csa, op.rsa, MR, a_packed);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    const int64_t nr = min64(NR, nc - jr);
+                    const uint16_t* b = b_packed + (jr / NR) * kq * NR * 2;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const uint16_t* a = a_packed + (ir / MR) * kq * MR * 2;
+                        run_tile([&](float* ct, int64_t ldct, float bt) {
+                            bk.fn(kq, a, b, ct, ldct, op.alpha, bt);
+                        }, NR, op.C + (ic + ir) * op.ldc + jc + jr, op.ldc, min64(MR, mc - ir),
+                           nr, beta, ws);
+                    }
+                }
+                if (pc + kc >= op.K) apply_epilogue(op, ic, ic + mc, jc, jc + nc);
+            }
+        }
+    }
+}
+
+// Splits C over the pool in slabs for serial(m0, m1, n0, n1): each thread packs what it needs
+// itself (no barriers, no sharing). Slabs are whole NR strips (or MR tiles), so every element
+// of C is computed by the same sequence of operations whatever the thread count. Slabs of
+// columns make every thread pack all of A, slabs of rows all of B: rows_first says that packing
+// all of B is the cheaper duplicate. Where A is read in place, slabs of columns share no
+// packing, so each thread gets several: one whose core is taken (by another library's spinning
+// threads, say) then holds the job back by a small slab, the others taking the rest.
+template <class Serial>
+void split_over_pool(const Operands& op, int64_t threads, int64_t nr, bool a_in_place,
+                     bool rows_first, const Serial& serial) {
+    const int64_t tiles = ceil_div(op.M, MR), strips = ceil_div(op.N, nr);
+    const bool split_rows = rows_first && tiles >= 2 * threads;
+    if (strips >= 2 * threads && !split_rows) {
+        const int64_t parts = min64(strips, threads * (a_in_place ? GEMM_SLABS_PER_THREAD : 1));
+        parallel_for(parts, [&](int64_t t) {
+            const int64_t s0 = strips * t / parts, s1 = strips * (t + 1) / parts;
+            serial(op, 0, op.M, s0 * nr, min64(op.N, s1 * nr));
+        });
+    } else {
+        const int64_t parts = min64(threads, tiles);
+        parallel_for(parts, [&](int64_t t) {
+            const int64_t r0 = tiles * t / parts, r1 = tiles * (t + 1) / parts;
+            serial(op, r0 * MR, min64(op.M, r1 * MR), 0, op.N);
+        });
     }
 }
 
@@ -233,6 +325,7 @@ void scale_rows(float* C, int64_t M, int64_t N, int64_t ldc, float beta) {
 }  // namespace
 
 const char* sgemm_kernel_name() { return uk.name; }
+const char* sbgemm_kernel_name() { return bk.name; }
 
 GemmBlocking sgemm_blocking() {
     return {GEMM_MR, uk.nr, MC, uk.kc, NC, uk.small_m_max, uk.small_m_max_l2};
@@ -241,7 +334,8 @@ GemmBlocking sgemm_blocking() {
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
            const float* B, int64_t rsb, int64_t csb,
-           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue) {
+           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue,
+           GemmPrecision precision) {
     if (M <= 0 || N <= 0) return;
     const Operands op{M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, epilogue};
     if (K <= 0) {
@@ -252,7 +346,13 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
     const int64_t threads = get_num_threads();
     const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
     const bool serial = threads <= 1 || flops < GEMM_PARALLEL_MIN_FLOPS;
-    const int64_t tiles = ceil_div(M, MR);  // row slabs are whole MR tiles (also even, for small-N)
+    if (precision == GemmPrecision::bfloat16) {
+        if (serial) sbgemm_serial(op, 0, M, 0, N);
+        // Every panel is a conversion, A's as fast as B's: each thread converts all of the
+        // smaller operand.
+        else split_over_pool(op, threads, bk.nr, false, M > N, sbgemm_serial);
+        return;
+    }
 #ifdef FASTNN_HAVE_AVX2
     if (use_small_n(op)) {
         const float* bt = B;
@@ -264,6 +364,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
             bt = packed;
             ldbt = K;
         }
+        const int64_t tiles = ceil_div(M, MR);  // row slabs of whole MR tiles (even, for small-N)
         const int64_t parts = serial ? 1 : min64(threads, tiles);
         parallel_for(parts, [&](int64_t t) {
             small_n_rows(op, tiles * t / parts * MR, min64(M, tiles * (t + 1) / parts * MR), bt, ldbt);
@@ -279,34 +380,12 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
         small_m(op, threads);
         return;
     }
-    if (serial) {
-        sgemm_serial(op, 0, M, 0, N);
-        return;
-    }
-    // Each thread takes a slab of C and packs what it needs itself: no barriers, no sharing.
-    // Slabs are whole NR strips (or MR tiles), so every element of C is computed by the same
-    // sequence of operations whatever the thread count. Slabs of columns make every thread pack
-    // all of A, slabs of rows all of B: duplicate the cheaper packing. Packing a row-major A is
-    // a transposition (element by element); packing a row-major B copies rows of NR.
-    const int64_t strips = ceil_div(N, uk.nr);
-    const bool a_packing_is_costly = pack_a_block(op, M) && op.csa == 1 && op.rsa != 1;
-    const bool split_rows = a_packing_is_costly && op.csb == 1 && tiles >= 2 * threads;
-    if (strips >= 2 * threads && !split_rows) {
-        // Where A is read in place, slabs of columns share no packing, so each thread gets
-        // several: one whose core is taken (by another library's spinning threads, say) then
-        // holds the job back by a small slab, the others taking the rest.
-        const int64_t parts = min64(strips, threads * (pack_a_block(op, M) ? 1 : GEMM_SLABS_PER_THREAD));
-        parallel_for(parts, [&](int64_t t) {
-            const int64_t s0 = strips * t / parts, s1 = strips * (t + 1) / parts;
-            sgemm_serial(op, 0, M, s0 * uk.nr, min64(N, s1 * uk.nr));
-        });
-    } else {
-        const int64_t parts = min64(threads, tiles);
-        parallel_for(parts, [&](int64_t t) {
-            const int64_t r0 = tiles * t / parts, r1 = tiles * (t + 1) / parts;
-            sgemm_serial(op, r0 * MR, min64(M, r1 * MR), 0, N);
-        });
-    }
+    // Packing a row-major A is a transposition, element by element; packing a row-major B
+    // copies rows: the second is the cheaper one to repeat on every thread.
+    if (serial) sgemm_serial(op, 0, M, 0, N);
+    else split_over_pool(op, threads, uk.nr, !pack_a_block(op, M),
+                         pack_a_block(op, M) && op.csa == 1 && op.rsa != 1 && op.csb == 1,
+                         sgemm_serial);
 }
 
 }  // namespace fastnn

@@ -20,6 +20,11 @@ struct GemmEpilogue {
     int64_t ldy = 0;
 };
 
+// What the products are computed in. bfloat16: the operands are rounded to bfloat16 as they
+// are packed and the products accumulate in float32 (bf16.h); C, alpha, beta and the epilogue
+// stay float32. The result is the same on every kernel path.
+enum class GemmPrecision { float32, bfloat16 };
+
 // op(A) is M x K with op(A)[i, k] = A[i * rsa + k * csa]; op(B) is K x N with
 // op(B)[k, j] = B[k * rsb + j * csb]: transposes and strided views are just other strides.
 // C is M x N, row-major with row stride ldc. beta == 0 never reads C (it may hold NaN).
@@ -27,10 +32,13 @@ struct GemmEpilogue {
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t rsa, int64_t csa,
            const float* B, int64_t rsb, int64_t csb,
-           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue = nullptr);
+           float beta, float* C, int64_t ldc, const GemmEpilogue* epilogue = nullptr,
+           GemmPrecision precision = GemmPrecision::float32);
 
-// Name of the micro-kernel in use, e.g. "sgemm_avx2_6x16".
+// Name of the micro-kernel in use, e.g. "sgemm_avx2_6x16", and of the bfloat16 one
+// ("sbgemm_avx512bf16_6x32", or the portable "sbgemm_ref_6x16").
 const char* sgemm_kernel_name();
+const char* sbgemm_kernel_name();
 
 // The block sizes in use (chosen at import from the instruction set and the caches).
 struct GemmBlocking {

@@ -61,6 +61,31 @@ void sgemm_small_m_avx512(int64_t m, int64_t n, int64_t k, int64_t kb, const flo
                           int64_t ldc, float alpha, float beta);
 #endif
 
+// bfloat16 micro-kernel (the mixed-precision GEMM): one MR x NR tile of C from panels packed in
+// pairs along k, q < kq = ceil(k / 2), s in {0, 1}, bf16.h's conversion (zero past k):
+//   a[(q * MR + i) * 2 + s] = bf16(op(A)[i, 2q + s]),  b[(q * NR + j) * 2 + s] = bf16(op(B)[2q + s, j])
+//   acc = 0; for each q: acc = bf16_fma_ftz(a0, b0, bf16_fma_ftz(a1, b1, acc))  (VDPBF16PS)
+//   c[i, j] = alpha * acc (+ beta * c[i, j], one fused multiply-add; beta == 0 never reads c)
+// Every kernel of this contract gives the same bits.
+using sbgemm_ukernel_fn = void (*)(int64_t kq, const uint16_t* a, const uint16_t* b, float* c,
+                                   int64_t ldc, float alpha, float beta);
+void sbgemm_ref_6x16(int64_t kq, const uint16_t* a, const uint16_t* b, float* c, int64_t ldc,
+                     float alpha, float beta);
+// The bfloat16 panels above, for A and B alike: element (p, t) of a k x n operand is
+// src[p * ldk + t * ldt] (A: t the row i, ldk = csa, ldt = rsa, w = MR; B: t the column j,
+// ldk = rsb, ldt = csb, w = nr), packed into ceil(n / w) zero-padded panels of kq x w pairs.
+using sbgemm_pack_fn = void (*)(int64_t k, int64_t n, const float* src, int64_t ldk, int64_t ldt,
+                                int64_t w, uint16_t* dst);
+void sbgemm_pack(int64_t k, int64_t n, const float* src, int64_t ldk, int64_t ldt, int64_t w,
+                 uint16_t* dst);
+#ifdef FASTNN_HAVE_AVX512_BF16
+void sbgemm_avx512bf16_6x32(int64_t kq, const uint16_t* a, const uint16_t* b, float* c,
+                            int64_t ldc, float alpha, float beta);
+// sbgemm_pack with AVX-512 where one of the strides is 1 (the others: sbgemm_pack).
+void sbgemm_pack_avx512bf16(int64_t k, int64_t n, const float* src, int64_t ldk, int64_t ldt,
+                            int64_t w, uint16_t* dst);
+#endif
+
 // Packs op(B)[0:k, 0:n] into ceil(n / nr) micro-panels of k x nr, zero-padding the last one.
 void sgemm_pack_b(int64_t k, int64_t n, const float* B, int64_t rsb, int64_t csb, int64_t nr,
                   float* dst);

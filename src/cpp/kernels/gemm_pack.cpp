@@ -1,6 +1,8 @@
-// Packing of A and B panels for the GEMM micro-kernels; transposes are absorbed by the strides.
+// Packing of A and B panels for the GEMM micro-kernels, float32 and bfloat16; transposes are
+// absorbed by the strides.
 #include <cstring>
 
+#include "bf16.h"
 #include "config.h"
 #include "gemm_kernels.h"
 
@@ -54,6 +56,26 @@ void sgemm_pack_a(int64_t m, int64_t k, const float* A, int64_t rsa, int64_t csa
             }
         }
         dst += k * MR;
+    }
+}
+
+void sbgemm_pack(int64_t k, int64_t n, const float* src, int64_t ldk, int64_t ldt, int64_t w,
+                 uint16_t* dst) {
+    const int64_t kq = (k + 1) / 2;
+    for (int64_t t0 = 0; t0 < n; t0 += w) {
+        const int64_t nt = n - t0 < w ? n - t0 : w;
+        for (int64_t q = 0; q < kq; ++q) {
+            uint16_t* d = dst + q * 2 * w;
+            const float* s0 = src + 2 * q * ldk + t0 * ldt;
+            const bool odd = 2 * q + 1 < k;
+            int64_t t = 0;
+            for (; t < nt; ++t) {
+                d[2 * t] = bf16_from_float(s0[t * ldt]);
+                d[2 * t + 1] = odd ? bf16_from_float(s0[ldk + t * ldt]) : 0;
+            }
+            for (; t < w; ++t) d[2 * t] = d[2 * t + 1] = 0;
+        }
+        dst += kq * 2 * w;
     }
 }
 

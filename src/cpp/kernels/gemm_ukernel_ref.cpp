@@ -1,4 +1,8 @@
-// The portable GEMM micro-kernel (6 x 16 tile): plain C++ that any compiler and CPU can run.
+// The portable GEMM micro-kernels (6 x 16 tiles), float32 and bfloat16: plain C++ that any
+// compiler and CPU can run.
+#include <cmath>
+
+#include "bf16.h"
 #include "config.h"
 #include "gemm_kernels.h"
 
@@ -51,6 +55,31 @@ void sgemm_small_m_ref(int64_t m, int64_t n, int64_t k, int64_t kb, const float*
                     for (int64_t j = 0; j < w; ++j) ci[j] = alpha * acc[j] + bt * ci[j];
                 }
             }
+        }
+    }
+}
+
+void sbgemm_ref_6x16(int64_t kq, const uint16_t* a, const uint16_t* b, float* c, int64_t ldc,
+                     float alpha, float beta) {
+    constexpr int64_t MR = GEMM_MR, NR = GEMM_NR;
+    float acc[MR][NR] = {};
+    for (int64_t q = 0; q < kq; ++q) {
+        const uint16_t* aq = a + q * MR * 2;
+        const uint16_t* bq = b + q * NR * 2;
+        for (int64_t i = 0; i < MR; ++i) {
+            const float a0 = bf16_to_float(aq[2 * i]), a1 = bf16_to_float(aq[2 * i + 1]);
+            for (int64_t j = 0; j < NR; ++j) {
+                const float b0 = bf16_to_float(bq[2 * j]), b1 = bf16_to_float(bq[2 * j + 1]);
+                acc[i][j] = bf16_fma_ftz(a0, b0, bf16_fma_ftz(a1, b1, acc[i][j]));
+            }
+        }
+    }
+    for (int64_t i = 0; i < MR; ++i) {
+        float* ci = c + i * ldc;
+        if (beta == 0.0f) {
+            for (int64_t j = 0; j < NR; ++j) ci[j] = alpha * acc[i][j];
+        } else {
+            for (int64_t j = 0; j < NR; ++j) ci[j] = std::fma(beta, ci[j], alpha * acc[i][j]);
         }
     }
 }

@@ -44,11 +44,11 @@ BinaryOp activation_grad_op(UnaryOp act) {
 }
 
 void dense_forward(float* y, const float* x, int64_t ldx, const float* w, const float* b,
-                   int64_t B, int64_t D, int64_t U, UnaryOp act) {
+                   int64_t B, int64_t D, int64_t U, UnaryOp act, GemmPrecision precision) {
     GemmEpilogue ep;
     ep.bias = b;
     ep.act = act;
-    sgemm(B, U, D, 1.0f, x, ldx, 1, w, U, 1, 0.0f, y, U, &ep);
+    sgemm(B, U, D, 1.0f, x, ldx, 1, w, U, 1, 0.0f, y, U, &ep, precision);
 }
 
 void dense_forward_sparse(float* y, const CsrRows& x, const float* w, const float* b, int64_t B,
@@ -81,7 +81,7 @@ void dense_activation_backward(float* dz, const float* dy, const float* y, int64
 }
 
 void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_t ldx,
-                    const float* w, int64_t B, int64_t D, int64_t U) {
+                    const float* w, int64_t B, int64_t D, int64_t U, GemmPrecision precision) {
     if (g.dx) {
         // dx = dz w^T, w read through transposed strides; the layer below's activation
         // derivative, when asked for, in the epilogue (it runs after the last K block, so on
@@ -91,14 +91,14 @@ void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_
         ep.y = g.y_below;
         ep.ldy = g.ldy_below;
         sgemm(B, D, U, 1.0f, dz, U, 1, w, 1, U, g.accumulate_x ? 1.0f : 0.0f, g.dx, g.lddx,
-              g.dx_act_grad == BinaryOp::count ? nullptr : &ep);
+              g.dx_act_grad == BinaryOp::count ? nullptr : &ep, precision);
     }
     if (g.dw) {
         if (U <= DENSE_NARROW_OUT) {
             // A narrow layer (the 10-class output): dw^T = dz^T x, U x D, has the wide side along
             // the vector lanes, where dw = x^T dz would leave most lanes of each tile idle.
             float* t = dense_scratch.get(U * D);
-            sgemm(U, D, B, 1.0f, dz, 1, U, x, ldx, 1, 0.0f, t, D);
+            sgemm(U, D, B, 1.0f, dz, 1, U, x, ldx, 1, 0.0f, t, D, nullptr, precision);
             for (int64_t i = 0; i < D; ++i) {
                 float* row = g.dw + i * U;
                 if (g.accumulate_w) {
@@ -109,7 +109,8 @@ void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_
             }
         } else {
             // x read through transposed strides: nothing is materialised.
-            sgemm(D, U, B, 1.0f, x, 1, ldx, dz, U, 1, g.accumulate_w ? 1.0f : 0.0f, g.dw, U);
+            sgemm(D, U, B, 1.0f, x, 1, ldx, dz, U, 1, g.accumulate_w ? 1.0f : 0.0f, g.dw, U,
+                  nullptr, precision);
         }
     }
     if (g.db) bias_gradient(g.db, dz, B, U, g.accumulate_w);

@@ -15,9 +15,11 @@
 namespace fastnn {
 
 // y = act(x w + b); act is relu, sigmoid, tanh, or UnaryOp::count (linear). The bias and the
-// activation run in the GEMM's epilogue while each block of y is in cache.
+// activation run in the GEMM's epilogue while each block of y is in cache. precision is the
+// GEMMs' (bfloat16: the mixed_bfloat16 policy; y, the bias and the activation stay float32).
 void dense_forward(float* y, const float* x, int64_t ldx, const float* w, const float* b,
-                   int64_t B, int64_t D, int64_t U, UnaryOp act);
+                   int64_t B, int64_t D, int64_t U, UnaryOp act,
+                   GemmPrecision precision = GemmPrecision::float32);
 
 // dz = act'(y) * dy from the activation's output y (relu: dy where y > 0; sigmoid: dy y (1 - y);
 // tanh: dy (1 - y^2); linear: dy). n elements; dz may be dy.
@@ -40,7 +42,8 @@ struct DenseGrads {
 
 // The weight, bias and input gradients from dz, the gradient with respect to x w + b.
 void dense_backward(const DenseGrads& g, const float* dz, const float* x, int64_t ldx,
-                    const float* w, int64_t B, int64_t D, int64_t U);
+                    const float* w, int64_t B, int64_t D, int64_t U,
+                    GemmPrecision precision = GemmPrecision::float32);
 
 // The same pair for a sparse x (B rows of a CSR matrix with D columns, spmm.h): the layer of a
 // multi-hot input. x is data, never a value with a gradient, so there is no dx (g.dx must be

@@ -417,7 +417,7 @@ void Program::forward(ProgramWorkspace& ws, int64_t B, bool training) const {
                 if (x.sparse.indptr)
                     dense_forward_sparse(y, x.sparse, params_ + s.w, b, B, W, unary_of(s.act));
                 else
-                    dense_forward(y, x.p, x.ld, params_ + s.w, b, B, D, W, unary_of(s.act));
+                    dense_forward(y, x.p, x.ld, params_ + s.w, b, B, D, W, unary_of(s.act), s.precision);
                 break;
             }
             case StepKind::activation: {
@@ -647,7 +647,7 @@ void Program::backward(ProgramWorkspace& ws, int64_t B) const {
                 if (x.sparse.indptr)  // an input: it wants no gradient, so g.dx is null
                     dense_backward_sparse(g, dy, x.sparse, B, D, W);
                 else
-                    dense_backward(g, dy, x.p, x.ld, params_ + s.w, B, D, W);
+                    dense_backward(g, dy, x.p, x.ld, params_ + s.w, B, D, W, s.precision);
                 if (g.dx) contributed(ws, u);
                 break;
             }

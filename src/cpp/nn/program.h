@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../kernels/gemm.h"
 #include "../kernels/memory.h"
 #include "../kernels/spmm.h"
 #include "losses.h"
@@ -43,6 +44,7 @@ struct ProgramStep {
     int64_t w = -1, b = -1;                 // dense: offsets of the kernel (D x U) and the bias
                                             // (-1: none) in the parameters
     bool trainable = false;                 // dense: gradients go to the same offsets in grads
+    GemmPrecision precision = GemmPrecision::float32;  // dense: its GEMMs' (forward and backward)
     float rate = 0.0f;                      // dropout
     uint64_t* state = nullptr;              // dropout: {seed, training calls so far}
 };

@@ -1,6 +1,7 @@
 """The book's four cases, trained by fastnn, by numpy written by hand and by PyTorch (when
 importable) in one process; then predict latency, the MNIST network's GEMMs against numpy and
-``torch.matmul``, and fastnn's and numpy's GEMMs alternating in one process.
+``torch.matmul``, fastnn's and numpy's GEMMs alternating in one process, and MNIST under the
+mixed_bfloat16 policy against float32 and PyTorch's bfloat16 autocast.
 
     python bench/cases.py                   # every case, 3 timed epochs each, 2 threads
     python bench/cases.py --quick           # a short run, to check that it works
@@ -25,6 +26,7 @@ With threadpoolctl installed, ``--threads`` also limits numpy's BLAS (otherwise 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -66,8 +68,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="a fifth of each data set, 1 epoch, fewer samples, no square GEMMs")
     p.add_argument("--only", nargs="+", default=None,
-                   choices=["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed"],
-                   help="run only these parts")
+                   choices=["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed",
+                            "bf16"],
+                   help="run only these parts (bf16: MNIST under mixed_bfloat16 against float32 "
+                        "and PyTorch's autocast)")
     p.add_argument("--samples", type=int, default=None,
                    help="timed samples per latency and GEMM figure (default 7, quick 3)")
     p.add_argument("--data", default=None, help="folder with Fashion-MNIST's IDX files")
@@ -199,18 +203,17 @@ class Trainer:
 
 
 class FastnnTrainer(Trainer):
-    name = "fastnn"
-
-    def __init__(self, case: Case, seed: int):
+    def __init__(self, case: Case, seed: int, policy: str = "float32"):
         from fastnn import layers, models, utils
 
+        self.name = "fastnn" if policy == "float32" else f"fastnn {policy}"
         utils.set_random_seed(seed)
         out = {"sparse_categorical_crossentropy": "softmax", "binary_crossentropy": "sigmoid",
                "mse": None}[case.loss]
         model = models.Sequential([layers.Input((case.sizes[0],))])
         for width in case.sizes[1:-1]:
-            model.add(layers.Dense(width, activation="relu"))
-        model.add(layers.Dense(case.sizes[-1], activation=out))
+            model.add(layers.Dense(width, activation="relu", dtype=policy))
+        model.add(layers.Dense(case.sizes[-1], activation=out, dtype=policy))
         model.compile("rmsprop", case.loss, metrics=["mae" if case.loss == "mse" else "accuracy"])
         self.model, self.case, self.done = model, case, 0
         self.rng = utils.get_rng()  # fit shuffles with the global generator: keep our own
@@ -238,9 +241,9 @@ class NumpyTrainer(Trainer):
 
 
 class TorchTrainer(Trainer):
-    name = "pytorch"
-
-    def __init__(self, torch: Any, case: Case, seed: int):
+    def __init__(self, torch: Any, case: Case, seed: int, autocast: bool = False):
+        self.name = "pytorch autocast bf16" if autocast else "pytorch"
+        self.autocast = autocast
         nn = torch.nn
         torch.manual_seed(seed)
         mods: List[Any] = []
@@ -268,17 +271,27 @@ class TorchTrainer(Trainer):
             for start in range(0, len(self.x), self.case.batch):
                 rows = order[start:start + self.case.batch]
                 self.opt.zero_grad(set_to_none=True)
-                self.loss(self.net(self.x[rows]), self.y[rows]).backward()
+                with self.torch.autocast("cpu", dtype=self.torch.bfloat16,
+                                         enabled=self.autocast):
+                    loss = self.loss(self.net(self.x[rows]), self.y[rows])
+                loss.backward()
                 self.opt.step()
 
 
-def train_case(case: Case, torch: Any, args: argparse.Namespace, epochs: int) -> FastnnTrainer:
+def train_case(case: Case, torch: Any, args: argparse.Namespace, epochs: int,
+               mixed: bool = False) -> List[Trainer]:
     """Times ``epochs`` samples of every library on the case, in rotating order, after a warm-up
-    epoch each; fills case.times and returns fastnn's trainer (its model for predict)."""
-    ours = FastnnTrainer(case, args.seed)
-    trainers: List[Trainer] = [ours, NumpyTrainer(case, args.seed)]
+    epoch each; fills case.times and returns the trainers, fastnn's first (its model for
+    predict). mixed: fastnn under mixed_bfloat16 and PyTorch under autocast too."""
+    trainers: List[Trainer] = [FastnnTrainer(case, args.seed)]
+    if mixed:
+        trainers.append(FastnnTrainer(case, args.seed, "mixed_bfloat16"))
+    else:
+        trainers.append(NumpyTrainer(case, args.seed))
     if torch is not None:
         trainers.append(TorchTrainer(torch, case, args.seed))
+        if mixed:
+            trainers.append(TorchTrainer(torch, case, args.seed, autocast=True))
     for t in trainers:
         t.epoch()  # first-call costs: packing buffers, thread pools, allocator
     samples: Dict[str, List[float]] = {t.name: [] for t in trainers}
@@ -289,7 +302,7 @@ def train_case(case: Case, torch: Any, args: argparse.Namespace, epochs: int) ->
             t.epoch()
             samples[t.name].append((time.perf_counter() - t0) / case.passes)
     case.times = {name: statistics.median(s) for name, s in samples.items()}
-    return ours
+    return trainers
 
 
 # ---- latency and GEMMs -----------------------------------------------------------------------
@@ -516,7 +529,8 @@ def main(args: argparse.Namespace) -> None:
     peak = describe_machine(args.threads, torch)
     epochs = 1 if args.quick else args.epochs
     samples = args.samples or (3 if args.quick else 7)
-    parts = set(args.only or ["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed"])
+    parts = set(args.only or ["mnist", "imdb", "reuters", "boston", "predict", "gemm", "mixed",
+                              "bf16"])
     cases = make_cases(args)
     mnist_model = None
     if cases:
@@ -524,9 +538,9 @@ def main(args: argparse.Namespace) -> None:
               "warm-up one; ratio = fastnn's time / the peer's")
         for c in cases:
             print(f"  {c.name}: {c.source}", flush=True)
-            trainer = train_case(c, torch, args, epochs)
+            trainer = train_case(c, torch, args, epochs)[0]
             if c.name == "MNIST b128":
-                mnist_model = trainer.model
+                mnist_model = trainer.model  # type: ignore[attr-defined]
         print()
         table(["case", "network", "fastnn", "numpy", "ratio", "pytorch", "ratio",
                "fastnn's share of peak"], training_rows(cases, peak))
@@ -555,8 +569,38 @@ def main(args: argparse.Namespace) -> None:
               "interleaved in one loop (no environment variable set)")
         table(["shape", "fastnn apart", "numpy apart", "fastnn / numpy", "fastnn mixed",
                "numpy mixed", "fastnn keeps", "numpy keeps"], mixed_with_numpy(samples, args.quick))
+    if "bf16" in parts:
+        mixed_precision(args, torch, epochs, samples)
     if args.plot and cases:
         plot(args.plot, cases)
+
+
+def mixed_precision(args: argparse.Namespace, torch: Any, epochs: int, samples: int) -> None:
+    """MNIST at batch 128 in float32 and under mixed_bfloat16, PyTorch in float32 and under
+    autocast; and predict on 10,000 rows under either policy."""
+    (x, y, xt, _), source = load_data(args.data, args.seed)
+    shrink = 5 if args.quick else 1
+    case = Case("MNIST b128", [784, 512, 10], "sparse_categorical_crossentropy", 128,
+                x[:len(x) // shrink], y[:len(y) // shrink], source)
+    print(f"\nmixed_bfloat16 (bfloat16 GEMM kernel {_C.bf16_gemm_kernel()}; CPU has "
+          f"AVX512-BF16: {_C.cpu_supports_avx512_bf16()}): MNIST b128, seconds per epoch",
+          flush=True)
+    trainers = train_case(case, torch, args, epochs, mixed=True)
+    t = case.times
+    mix, f32 = t["fastnn mixed_bfloat16"], t["fastnn"]
+    auto = t.get("pytorch autocast bf16")
+    table(["fastnn float32", "fastnn mixed_bfloat16", "mixed / float32", "pytorch float32",
+           "pytorch autocast bf16", "mixed / autocast"],
+          [[_fmt(f32), _fmt(mix), f"{mix / f32:.2f}", _fmt(t.get("pytorch")), _fmt(auto),
+            f"{mix / auto:.2f}" if auto else "-"]])
+    rows = xt[:10000]
+    models_ = [tr.model for tr in trainers[:2]]  # type: ignore[attr-defined]
+    calls: Dict[str, Callable[[], Any]] = {
+        name: functools.partial(m.predict, rows, batch_size=len(rows), verbose=0)
+        for name, m in zip(("float32", "mixed_bfloat16"), models_)}
+    times = alternate(calls, samples, 0.05)
+    print(f"predict on {len(rows)} rows: float32 {_fmt(times['float32'])}, mixed_bfloat16 "
+          f"{_fmt(times['mixed_bfloat16'])}: {times['mixed_bfloat16'] / times['float32']:.2f}x")
 
 
 def run(argv: Optional[Sequence[str]] = None) -> None:

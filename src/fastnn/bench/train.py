@@ -3,6 +3,7 @@
 
     python bench/train.py                     # Fashion-MNIST, 3 epochs, 2 threads
     python bench/train.py --epochs 1 --no-torch --plot train.png
+    python bench/train.py --dtype-policy mixed_bfloat16   # and float32, and PyTorch's autocast
     python -m fastnn.bench.train --help       # the same, from an installed fastnn
 
 Data: Fashion-MNIST from ``--data DIR``, ``../shared/data/fashion-mnist`` (beside the project),
@@ -52,6 +53,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="also train the same network built with the functional API (models.Model)")
     p.add_argument("--predict", action="store_true",
                    help="also time inference on the test set against numpy")
+    p.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                   help="mixed_bfloat16: also train fastnn under that policy (bfloat16 GEMM "
+                        "operands), and PyTorch under torch.autocast('cpu', torch.bfloat16)")
     p.add_argument("--plot", default=None, metavar="FILE", help="bar chart of epoch times (matplotlib)")
     return p.parse_args(argv)
 
@@ -108,22 +112,23 @@ class Contender:
 
 class FastnnContender(Contender):
     def __init__(self, data: Data, sizes: Sequence[int], batch: int, seed: int, fused: bool,
-                 functional: bool = False):
+                 functional: bool = False, policy: str = "float32"):
         from fastnn import layers, models, utils
 
         self.name = "fastnn" + (" functional" if functional else "") + \
-            ("" if fused else " op by op")
+            ("" if fused else " op by op") + ("" if policy == "float32" else f" {policy}")
         utils.set_random_seed(seed)
         if functional:
             x = inputs = layers.Input((sizes[0],))
             for width in sizes[1:-1]:
-                x = layers.Dense(width, activation="relu")(x)
-            model = models.Model(inputs, layers.Dense(sizes[-1], activation="softmax")(x))
+                x = layers.Dense(width, activation="relu", dtype=policy)(x)
+            model = models.Model(inputs, layers.Dense(sizes[-1], activation="softmax",
+                                                      dtype=policy)(x))
         else:
             model = models.Sequential([layers.Input((sizes[0],))])
             for width in sizes[1:-1]:
-                model.add(layers.Dense(width, activation="relu"))
-            model.add(layers.Dense(sizes[-1], activation="softmax"))
+                model.add(layers.Dense(width, activation="relu", dtype=policy))
+            model.add(layers.Dense(sizes[-1], activation="softmax", dtype=policy))
         model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], run_eagerly=not fused)
         self.model, self.x, self.y, self.batch, self.done = model, data[0], data[1], batch, 0
@@ -158,11 +163,12 @@ class NumpyContender(Contender):
 
 class TorchContender(Contender):
     def __init__(self, torch: Any, data: Data, sizes: Sequence[int], batch: int, seed: int,
-                 threads: int):
+                 threads: int, autocast: bool = False):
         nn = torch.nn
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
-        self.name = "pytorch"
+        self.name = "pytorch autocast bf16" if autocast else "pytorch"
+        self.autocast = autocast
         self.version = torch.__version__
         mods: List[Any] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -183,12 +189,16 @@ class TorchContender(Contender):
         for start in range(0, len(self.x), self.batch):
             rows = order[start:start + self.batch]
             self.opt.zero_grad(set_to_none=True)
-            self.loss(self.net(self.x[rows]), self.y[rows]).backward()
+            # PyTorch's recipe: the forward pass and the loss under autocast, backward outside.
+            with self.torch.autocast("cpu", dtype=self.torch.bfloat16, enabled=self.autocast):
+                loss = self.loss(self.net(self.x[rows]), self.y[rows])
+            loss.backward()
             self.opt.step()
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        with self.torch.no_grad():
-            out = self.net(self.torch.from_numpy(x)).numpy()
+        with self.torch.no_grad(), self.torch.autocast("cpu", dtype=self.torch.bfloat16,
+                                                        enabled=self.autocast):
+            out = self.net(self.torch.from_numpy(x)).float().numpy()
         return float(np.mean(out.argmax(axis=1) == y))
 
 
@@ -246,6 +256,21 @@ def time_predict(model: Any, x: np.ndarray, samples: int = 7) -> Tuple[float, fl
     return statistics.median(tf), statistics.median(tr), batch
 
 
+def time_policies(f32: Contender, mixed: Contender, x: np.ndarray,
+                  samples: int = 9) -> Tuple[float, float]:
+    """Median seconds of predict on x under float32 and under mixed_bfloat16, alternately."""
+    models_ = [f32.model, mixed.model]  # type: ignore[attr-defined]
+    times: List[List[float]] = [[], []]
+    for m in models_:
+        m.predict(x, batch_size=len(x), verbose=0)
+    for _ in range(samples):
+        for m, acc in zip(models_, times):
+            t0 = time.perf_counter()
+            m.predict(x, batch_size=len(x), verbose=0)
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def plot(path: str, medians: Dict[str, float], title: str) -> None:
     try:
         import matplotlib
@@ -288,6 +313,12 @@ def main(args: argparse.Namespace) -> None:
           f"({args.threads} x one core's measured FMA throughput)")
 
     contenders: List[Contender] = [FastnnContender(data, sizes, args.batch_size, args.seed, True)]
+    mixed = args.dtype_policy == "mixed_bfloat16"
+    if mixed:
+        print(f"mixed_bfloat16: fastnn's bfloat16 GEMM kernel {_C.bf16_gemm_kernel()} "
+              f"(CPU has AVX512-BF16: {_C.cpu_supports_avx512_bf16()})")
+        contenders.append(FastnnContender(data, sizes, args.batch_size, args.seed, True,
+                                          policy="mixed_bfloat16"))
     if args.functional:
         contenders.append(FastnnContender(data, sizes, args.batch_size, args.seed, True, True))
     if args.unfused:
@@ -295,6 +326,9 @@ def main(args: argparse.Namespace) -> None:
     contenders.append(NumpyContender(data, sizes, args.batch_size, args.seed))
     if torch is not None:
         contenders.append(TorchContender(torch, data, sizes, args.batch_size, args.seed, args.threads))
+        if mixed:
+            contenders.append(TorchContender(torch, data, sizes, args.batch_size, args.seed,
+                                             args.threads, autocast=True))
     times = time_epochs(contenders, args.epochs)
     med = {name: statistics.median(t) for name, t in times.items()}
     ours = med["fastnn"]
@@ -304,6 +338,15 @@ def main(args: argparse.Namespace) -> None:
         m = med[c.name]
         print(f"| {c.name} | {m:.3f} | {ours / m:.2f} | {c.accuracy(data[2], data[3]):.4f} | "
               f"{flops / m / 1e9:.1f} | {100 * flops / m / peak:.0f} % |")
+    if mixed:
+        name = "fastnn mixed_bfloat16"
+        line = f"\n{name} epoch / fastnn float32 epoch: {med[name] / ours:.2f}"
+        if "pytorch autocast bf16" in med:
+            line += f"; / pytorch autocast bf16: {med[name] / med['pytorch autocast bf16']:.2f}"
+        print(line)
+        tf32, tmix = time_policies(contenders[0], contenders[1], data[2])
+        print(f"\npredict on {len(data[2])} images: fastnn float32 {tf32 * 1e3:.2f} ms, "
+              f"mixed_bfloat16 {tmix * 1e3:.2f} ms: {tmix / tf32:.2f}x")
     if args.predict:
         model = contenders[0].model  # type: ignore[attr-defined]
         tf, tr, batch = time_predict(model, data[2])

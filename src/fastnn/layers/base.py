@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _backend as B
-from .. import initializers, regularizers
+from .. import dtype_policies, initializers, regularizers
 from .._locks import Lock
 from ..autograd import Tensor, Variable
 from .node import KerasTensor, Node, flatten
@@ -164,13 +164,15 @@ class Layer:
         name: the layer's name. Defaults to None: the class name in snake case, numbered from the
             second layer of the class on ('dense', 'dense_1', ...).
         trainable: whether training updates the layer's weights. Defaults to True.
-        dtype: the compute dtype; fastnn computes in float32 ('float32' or None).
+        dtype: the dtype policy (``dtype_policies``): 'float32', 'mixed_bfloat16' (GEMMs on
+            bfloat16 operands, weights float32), a DTypePolicy, or a float32 dtype. Defaults to
+            None: the global policy (``config.set_dtype_policy``) when the layer is made.
         input_shape: the per-sample input shape (no batch axis), for the first layer of a
             Sequential model. Defaults to None.
         input_dim: the same for 1-d inputs: ``input_dim=784`` is ``input_shape=(784,)``.
 
     Raises:
-        ValueError: a bad input shape or a dtype other than float32.
+        ValueError: a bad input shape, or another dtype or policy.
     """
 
     _layers: List[Layer]  # the layers set as attributes (tracked by __setattr__)
@@ -182,8 +184,7 @@ class Layer:
                  input_shape: Optional[Sequence[Optional[int]]] = None,
                  input_dim: Optional[int] = None) -> None:
         object.__setattr__(self, "_layers", [])
-        if dtype is not None and np.dtype(dtype) != np.float32:
-            raise ValueError(f"fastnn computes in float32. Received: dtype={dtype!r}")
+        self._dtype_policy = _policy_of(dtype)
         self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"A layer's name must be a non-empty string. Received: name={name!r}")
@@ -232,6 +233,32 @@ class Layer:
         structure_changed()
         for layer in self._sublayers():
             layer.trainable = value
+
+    @property
+    def dtype_policy(self) -> dtype_policies.DTypePolicy:
+        """The layer's dtype policy (``dtype_policies``). Setting it (a name or a policy) changes
+        what the layer's GEMMs compute in from the next call or compile on."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value: Any) -> None:
+        self._dtype_policy = _policy_of(value)
+        structure_changed()  # a compiled program's steps carry their precision
+
+    @property
+    def compute_dtype(self) -> str:
+        """'float32', or 'bfloat16' under mixed_bfloat16 (the GEMMs' operands)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """'float32': weights are float32 under every policy."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def dtype(self) -> str:
+        """The weights' dtype, 'float32' (Keras' ``layer.dtype``, the variable dtype)."""
+        return self._dtype_policy.variable_dtype
 
     @property
     def layers(self) -> List[Layer]:
@@ -544,6 +571,8 @@ class Layer:
             A dict of JSON-friendly values.
         """
         config: Dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_policy.name != "float32":  # float32 files stay as they were
+            config["dtype"] = self._dtype_policy.name
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config
@@ -562,6 +591,22 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _policy_of(dtype: Any) -> dtype_policies.DTypePolicy:
+    """A layer's policy from its dtype argument: a policy or its name, None (the global
+    policy), or a float32 numpy dtype (as fastnn took before it had policies)."""
+    if dtype is None or isinstance(dtype, (dtype_policies.DTypePolicy, dict)):
+        return dtype_policies.get(dtype)
+    if isinstance(dtype, str) and dtype in ("float32", "mixed_bfloat16"):
+        return dtype_policies.DTypePolicy(dtype)
+    try:
+        is_float32 = np.dtype(dtype) == np.float32
+    except TypeError:
+        is_float32 = False
+    if is_float32:
+        return dtype_policies.DTypePolicy("float32")
+    return dtype_policies.DTypePolicy(dtype)  # raises, naming the policies fastnn has
 
 
 def _is_shape(x: Any) -> bool:

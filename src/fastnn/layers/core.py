@@ -164,9 +164,11 @@ class Dense(Layer):
 
     def call(self, inputs: Any, training: Optional[bool] = None) -> Any:
         act = self.activation
+        precision = "bfloat16" if self.dtype_policy.bfloat16_gemms else "float32"
         if isinstance(act, str) and act != "softmax":
-            return ops.dense(inputs, self.kernel, self.bias, act)
-        return activations.apply(act, ops.dense(inputs, self.kernel, self.bias))
+            return ops.dense(inputs, self.kernel, self.bias, act, precision)
+        return activations.apply(act, ops.dense(inputs, self.kernel, self.bias,
+                                                precision=precision))
 
     def _compile(self, builder: ProgramBuilder, node: Node) -> List[int]:
         (x,) = node.inputs

@@ -321,8 +321,8 @@ def _layer_config(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, InputLayer):
         return {"batch_shape": list(layer.batch_shape), "dtype": "float32", "sparse": False,
                 "name": layer.name}
-    config: dict[str, Any] = {"name": layer.name, "trainable": layer.trainable,
-                              "dtype": dict(_POLICY)}
+    policy = dict(_POLICY, config={"name": layer.dtype_policy.name})
+    config: dict[str, Any] = {"name": layer.name, "trainable": layer.trainable, "dtype": policy}
     if isinstance(layer, Dense):
         config.update(units=layer.units, activation=_activation(layer, layer.activation),
                       use_bias=layer.use_bias,
@@ -515,11 +515,14 @@ class _Refused(ValueError):
     """A setting of the file that fastnn cannot honour (raised with the layer named)."""
 
 
-def _policy_is_float32(dtype: Any) -> bool:
-    if dtype is None or dtype == "float32":
-        return True
-    return isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "Policy") \
-        and isinstance(dtype.get("config"), dict) and dtype["config"].get("name") == "float32"
+def _policy_name(dtype: Any) -> Any:
+    """The policy's name in a Keras dtype setting (a name, or a DTypePolicy's config)."""
+    if dtype is None:
+        return "float32"
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "Policy") \
+            and isinstance(dtype.get("config"), dict):
+        return dtype["config"].get("name")
+    return dtype
 
 
 def _class_entry(value: Any) -> tuple[str, dict[str, Any]]:
@@ -614,9 +617,11 @@ def _dims(value: Any) -> list[int | None]:
     return [None if d is None else _int(d) for d in value]
 
 
-def _dtype(value: Any) -> None:
-    if not _policy_is_float32(value):
-        raise _Refused(f"dtype {value!r:.200}: fastnn computes in float32")
+def _dtype(value: Any) -> str:
+    name = _policy_name(value)
+    if name not in ("float32", "mixed_bfloat16"):
+        raise _Refused(f"dtype {value!r:.200}: fastnn's policies are float32 and mixed_bfloat16")
+    return str(name)
 
 
 _COMMON: dict[str, Callable[[Any], Any]] = {"name": _name, "trainable": _flag, "dtype": _dtype}
@@ -648,7 +653,8 @@ def _layer_from(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
     elif class_name == "Reshape":
         known["target_shape"] = lambda s: [_int(d) for d in _dims(s)]
     settings = _settings(config, known, neutral)
-    settings.pop("dtype", None)
+    if settings.get("dtype") == "float32" or class_name == "InputLayer":
+        settings.pop("dtype", None)  # as fastnn's own config, which names other policies only
     if "batch_input_shape" in settings:  # Keras 2's name
         settings.setdefault("batch_shape", settings.pop("batch_input_shape"))
     return settings

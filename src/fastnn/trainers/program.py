@@ -87,7 +87,8 @@ class FlatWeights:
 
 
 class _Step:
-    __slots__ = ("kind", "inputs", "out", "input", "act", "w", "b", "trainable", "rate", "state")
+    __slots__ = ("kind", "inputs", "out", "input", "act", "w", "b", "trainable", "rate", "state",
+                 "bf16")
 
     def __init__(self, kind: Any, inputs: List[int], out: int, **fields: Any) -> None:
         self.kind = kind
@@ -100,6 +101,7 @@ class _Step:
         self.trainable = fields.get("trainable", False)
         self.rate = fields.get("rate", 0.0)
         self.state = fields.get("state")
+        self.bf16 = fields.get("bf16", False)
 
 
 class ProgramBuilder:
@@ -164,7 +166,8 @@ class ProgramBuilder:
             for var, reg in layer._regularizers:
                 self._regularize(layer, var, reg)
         return self._step(_C.StepKind.dense, [x], layer.units, act=activation,
-                          w=w.offset(layer.kernel), b=b, trainable=trainable)
+                          w=w.offset(layer.kernel), b=b, trainable=trainable,
+                          bf16=layer.dtype_policy.bfloat16_gemms)
 
     def _regularize(self, layer: Any, var: Variable, reg: Any) -> None:
         if not isinstance(reg, regularizers.L1L2):
@@ -266,7 +269,7 @@ class ProgramBuilder:
         for s in kept:
             steps.append((s.kind, [number[x] for x in s.inputs], number[s.out], s.input,
                           _ACTIVATIONS[s.act], int(s.w), int(s.b), bool(s.trainable),
-                          float(s.rate), s.state))
+                          float(s.rate), s.state, bool(s.bf16)))
         heads = [(number[z], act) for z, act in heads]
         regs = [(off, n, float(l1), float(l2)) for off, n, l1, l2 in self.regularized.values()]
         return heads, {"widths": widths, "steps": steps, "regularizers": regs}
