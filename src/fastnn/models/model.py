@@ -219,8 +219,8 @@ class Model(Trainer, Layer):
         (``onnxruntime.InferenceSession(filepath)``), written atomically. Keras' default
         format, a TensorFlow SavedModel, needs TensorFlow: fastnn writes ONNX only, so ONNX is
         the default here. The graph computes in float32: for layers under the mixed_bfloat16
-        policy its results differ from ``predict``'s by the rounding of the GEMMs' operands to
-        bfloat16.
+        policy its results differ from what predict gives by the rounding of the GEMMs'
+        operands to bfloat16.
 
         Needs the ``onnx`` package: ``pip install "fastnn[onnx]"``.
 
