@@ -142,7 +142,7 @@ void small_n_rows(const Operands& op, int64_t m0, int64_t m1, const float* bt, i
 
 // K in ceil(K / KC) nearly equal blocks: K = 784 gives 3 x 262, not 256 + 256 + 256 + 16 (a short
 // tail block would reread and rewrite all of C for little work).
-int64_t k_block(int64_t K) { return ceil_div(K, ceil_div(K, uk.kc)); }
+int64_t k_block(int64_t K, int64_t kc) { return ceil_div(K, ceil_div(K, kc)); }
 
 // A is read in place when it is unit-stride along one axis and small enough to stay in L2 across
 // the NR strips; otherwise its MC x KC blocks are packed (contiguous, no cache-set conflicts).
@@ -220,7 +220,7 @@ void macro_kernel(const Operands& op, int64_t m0, int64_t m1, int64_t pc, int64_
 // Loops 5 and 4 (jc over NC, pc over KC) for the rows [m0, m1) and columns [n0, n1) of C.
 void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     Workspace& ws = workspace;
-    const int64_t kb = k_block(op.K);
+    const int64_t kb = k_block(op.K, uk.kc);
     for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = min64(NC, n1 - jc);
         for (int64_t pc = 0; pc < op.K && !cancelled(); pc += kb) {
@@ -239,7 +239,7 @@ void sgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_
 // path (bf16.h: the blocks are part of the result).
 void sbgemm_serial(const Operands& op, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     Workspace& ws = workspace;
-    const int64_t kb = 2 * ceil_div(ceil_div(op.K, ceil_div(op.K, GEMM_KC_BF16)), 2);
+    const int64_t kb = 2 * ceil_div(k_block(op.K, GEMM_KC_BF16), 2);  // whole pairs
     const int64_t NR = bk.nr;
     for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = min64(NC, n1 - jc);
@@ -300,7 +300,7 @@ void split_over_pool(const Operands& op, int64_t threads, int64_t nr, bool a_in_
 // strips of the kernel's widest tile, so each element is computed the same way on any thread
 // count), with the epilogue on each strip once it is complete.
 void small_m(const Operands& op, int64_t threads) {
-    const int64_t kb = k_block(op.K);
+    const int64_t kb = k_block(op.K, uk.kc);
     constexpr int64_t STRIP = 64;
     const int64_t strips = ceil_div(op.N, STRIP);
     const double bytes = 4.0 * static_cast<double>(op.K) * static_cast<double>(op.N);

@@ -594,19 +594,15 @@ class Layer:
 
 
 def _policy_of(dtype: Any) -> dtype_policies.DTypePolicy:
-    """A layer's policy from its dtype argument: a policy or its name, None (the global
-    policy), or a float32 numpy dtype (as fastnn took before it had policies)."""
-    if dtype is None or isinstance(dtype, (dtype_policies.DTypePolicy, dict)):
-        return dtype_policies.get(dtype)
-    if isinstance(dtype, str) and dtype in ("float32", "mixed_bfloat16"):
-        return dtype_policies.DTypePolicy(dtype)
-    try:
-        is_float32 = np.dtype(dtype) == np.float32
-    except TypeError:
-        is_float32 = False
-    if is_float32:
-        return dtype_policies.DTypePolicy("float32")
-    return dtype_policies.DTypePolicy(dtype)  # raises, naming the policies fastnn has
+    """A layer's policy from its dtype argument: what ``dtype_policies.get`` takes, or a float32
+    numpy dtype (as layers took before fastnn had policies)."""
+    if not (dtype is None or isinstance(dtype, (dict, dtype_policies.DTypePolicy))):
+        try:
+            if np.dtype(dtype) == np.float32:
+                return dtype_policies.DTypePolicy("float32")
+        except TypeError:
+            pass  # not a dtype either: get refuses it, naming the policies fastnn has
+    return dtype_policies.get(dtype)
 
 
 def _is_shape(x: Any) -> bool:

@@ -53,16 +53,6 @@ def _wrap(text: str, width: int) -> List[str]:
     return lines + [text]
 
 
-def _all_layers(model: Any) -> List[Any]:
-    """The model's layers, those of nested models included."""
-    out: List[Any] = []
-    for layer in model.layers:
-        out.append(layer)
-        if hasattr(layer, "layers") and layer.layers:
-            out.extend(_all_layers(layer))
-    return out
-
-
 def print_summary(model: Any, line_length: Optional[int] = None,
                   print_fn: Callable[[str], Any] = print) -> None:
     """Prints ``model.summary()``.
@@ -109,7 +99,7 @@ def print_summary(model: Any, line_length: Optional[int] = None,
     print_fn(f"Total params: {trainable + frozen:,} ({readable_size(4 * (trainable + frozen))})")
     print_fn(f"Trainable params: {trainable:,} ({readable_size(4 * trainable)})")
     print_fn(f"Non-trainable params: {frozen:,} ({readable_size(4 * frozen)})")
-    policies = sorted({layer.dtype_policy.name for layer in _all_layers(model)})
+    policies = sorted({layer.dtype_policy.name for layer in model._all_layers()[1:]})
     if policies != ["float32"]:  # Keras prints no policy line; fastnn adds one when it matters
         print_fn(f"Dtype policy: {', '.join(policies)} (bfloat16 GEMMs: "
                  f"{_C.bf16_gemm_kernel()})")
